@@ -1,0 +1,79 @@
+// Autograd and runtime scopes: no-grad, inference mode, seeding, threads, live-tensor count.
+import { native } from '../binding/native.js';
+import { checkInt } from '../core/check.js';
+import { Tensor } from './tensor.js';
+
+function guard<T>(fn: () => T): T {
+  const out = fn();
+  if (out instanceof Promise) throw new TypeError('grad scopes are synchronous: fn returned a Promise');
+  return out;
+}
+
+/** Runs fn with gradient recording off (torch.no_grad()). */
+export function noGrad<T>(fn: () => T): T {
+  const prev = native.setGradEnabled(false);
+  try {
+    return guard(fn);
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+/** Runs fn with gradient recording on (torch.enable_grad()), e.g. inside a noGrad scope. */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = native.setGradEnabled(true);
+  try {
+    return guard(fn);
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+/** Runs fn in inference mode (torch.inference_mode()): faster than noGrad; results can never enter autograd. */
+export function inferenceMode<T>(fn: () => T): T {
+  native.inferenceEnter();
+  try {
+    return guard(fn);
+  } finally {
+    native.inferenceExit();
+  }
+}
+
+export function isGradEnabled(): boolean {
+  return native.isGradEnabled();
+}
+
+/** Seeds the global CPU (and CUDA) generators used by randn/rand/dropout/initialisers. */
+export function manualSeed(seed: number): void {
+  native.manualSeed(checkInt(seed, 'seed', 0));
+}
+
+/** The CPU generator's state as a uint8 tensor (for checkpoints). */
+export function getRngState(): Tensor {
+  return new Tensor(native.getRngState());
+}
+export function setRngState(state: Tensor): void {
+  native.setRngState(state.handle);
+}
+
+/** Intra-op threads used by libtorch's CPU kernels. */
+export function setNumThreads(n: number): void {
+  native.setNumThreads(checkInt(n, 'threads', 1));
+}
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Number of native tensors alive (created and neither disposed nor garbage collected). */
+export function liveTensors(): number {
+  return native.liveCount();
+}
+
+/** libtorch build and runtime facts (for doctor and benches). */
+export function engineInfo() {
+  return native.info();
+}
+
+export function cudaAvailable(): boolean {
+  return native.info().cudaAvailable;
+}
