@@ -29,4 +29,6 @@ if (process.argv.includes('--debug')) args.push('--debug');
 const t0 = Date.now();
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
-console.log(`facesr native addon built in ${((Date.now() - t0) / 1000).toFixed(0)} s: build/Release/facesr_native.node`);
+console.log(
+  `facesr native addon built in ${((Date.now() - t0) / 1000).toFixed(0)} s: build/Release/facesr_native.node`,
+);

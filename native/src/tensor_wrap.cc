@@ -291,6 +291,11 @@ static Napi::Value To(const Napi::CallbackInfo& info) {
 static Napi::Value Contiguous(const Napi::CallbackInfo& info) { return Wrap(info.Env(), Unwrap(info[0]).contiguous()); }
 static Napi::Value Clone(const Napi::CallbackInfo& info) { return Wrap(info.Env(), Unwrap(info[0]).clone()); }
 static Napi::Value Detach(const Napi::CallbackInfo& info) { return Wrap(info.Env(), Unwrap(info[0]).detach()); }
+// setData(t, src): t.data = src (keeps t's identity and autograd flags; used by Module.to()).
+static Napi::Value SetData(const Napi::CallbackInfo& info) {
+  Unwrap(info[0]).set_data(Unwrap(info[1]));
+  return info.Env().Undefined();
+}
 
 // ---- autograd ----
 static Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
@@ -419,6 +424,7 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   FACESR_EXPORT("contiguous", Contiguous);
   FACESR_EXPORT("clone", Clone);
   FACESR_EXPORT("detach", Detach);
+  FACESR_EXPORT("setData", SetData);
   FACESR_EXPORT("requiresGrad", RequiresGrad);
   FACESR_EXPORT("setRequiresGrad", SetRequiresGrad);
   FACESR_EXPORT("isLeaf", IsLeaf);

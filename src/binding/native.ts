@@ -56,6 +56,7 @@ export interface Native {
   contiguous(t: H): H;
   clone(t: H): H;
   detach(t: H): H;
+  setData(t: H, src: H): void;
   // autograd
   requiresGrad(t: H): boolean;
   setRequiresGrad(t: H, on: boolean): void;

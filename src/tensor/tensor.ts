@@ -158,6 +158,13 @@ export class Tensor {
     return new Tensor(native.detach(this.handle));
   }
 
+  /** Replaces this tensor's data in place (torch's `t.data = src`): identity and requiresGrad stay. */
+  setData_(src: Tensor): this {
+    native.setData(this.handle, src.handle);
+    this.#shape = undefined;
+    return this;
+  }
+
   // ---- autograd ----
   get requiresGrad(): boolean {
     return native.requiresGrad(this.handle);
