@@ -13,13 +13,13 @@ const DIRECT = {
   tensor: ['binding'],
   nn: ['tensor'],
   optim: ['nn'],
-  models: ['nn'],
+  models: ['nn', 'io'],
   data: ['tensor'],
   io: ['core', 'binding', 'tensor'],
-  train: ['models', 'optim', 'data', 'nn'],
-  infer: ['models', 'data'],
+  train: ['models', 'optim', 'data', 'nn', 'io'],
+  infer: ['models', 'data', 'io'],
   eval: ['tensor', 'nn', 'models', 'data', 'infer', 'io', 'core'],
-  cli: ['train', 'infer', 'eval', 'data'],
+  cli: ['train', 'infer', 'eval', 'data', 'io'],
   server: ['train', 'infer', 'eval', 'data'],
 };
 const LAYERS = Object.keys(DIRECT);

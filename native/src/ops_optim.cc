@@ -11,20 +11,23 @@ namespace facesr {
 #define NUM(i) info[i].As<Napi::Number>().DoubleValue()
 #define BOOL(i) info[i].ToBoolean().Value()
 
-// adamStep(params[], expAvg[], expAvgSq[], steps: number[] (already incremented), lr, beta1, beta2, eps,
-//          weightDecay, decoupled)
+// adamStep(params[], expAvg[], expAvgSq[], steps: Float64Array, lr, beta1, beta2, eps, weightDecay, decoupled)
+// steps[i] is parameter i's step count; it is incremented here for every parameter that has a gradient.
 static Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   at::NoGradGuard ng;
   auto params = TensorList(info[0]);
   auto m = TensorList(info[1]);
   auto v = TensorList(info[2]);
-  auto steps = DoubleList(info[3]);
+  auto stepsArr = info[3].As<Napi::Float64Array>();
+  if (stepsArr.ElementLength() != params.size()) throw Napi::RangeError::New(ENV, "adamStep: steps length mismatch");
+  double* steps = stepsArr.Data();
   double lr = NUM(4), b1 = NUM(5), b2 = NUM(6), eps = NUM(7), wd = NUM(8);
   bool decoupled = BOOL(9);
   for (size_t i = 0; i < params.size(); i++) {
     auto& p = params[i];
     at::Tensor grad = p.grad();
     if (!grad.defined()) continue;
+    steps[i] += 1;
     if (wd != 0) {
       if (decoupled) p.mul_(1 - lr * wd);
       else grad = grad.add(p, wd);
@@ -40,18 +43,23 @@ static Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   return ENV.Undefined();
 }
 
-// sgdStep(params[], bufs[] (may be empty when momentum = 0), firstStep, lr, momentum, dampening, weightDecay, nesterov)
+// sgdStep(params[], bufs[] (empty when momentum = 0), steps: Float64Array, lr, momentum, dampening, weightDecay,
+//         nesterov). A parameter whose step count is 0 starts its momentum buffer as a copy of its gradient.
 static Napi::Value SgdStep(const Napi::CallbackInfo& info) {
   at::NoGradGuard ng;
   auto params = TensorList(info[0]);
   auto bufs = TensorList(info[1]);
-  bool first = BOOL(2);
+  auto stepsArr = info[2].As<Napi::Float64Array>();
+  if (stepsArr.ElementLength() != params.size()) throw Napi::RangeError::New(ENV, "sgdStep: steps length mismatch");
+  double* steps = stepsArr.Data();
   double lr = NUM(3), momentum = NUM(4), dampening = NUM(5), wd = NUM(6);
   bool nesterov = BOOL(7);
   for (size_t i = 0; i < params.size(); i++) {
     auto& p = params[i];
     at::Tensor d = p.grad();
     if (!d.defined()) continue;
+    bool first = steps[i] == 0;
+    steps[i] += 1;
     if (wd != 0) d = d.add(p, wd);
     if (momentum != 0) {
       auto& buf = bufs[i];

@@ -249,7 +249,7 @@ export interface Native {
     params: readonly H[],
     m: readonly H[],
     v: readonly H[],
-    steps: readonly number[],
+    steps: Float64Array,
     lr: number,
     beta1: number,
     beta2: number,
@@ -260,7 +260,7 @@ export interface Native {
   sgdStep(
     params: readonly H[],
     bufs: readonly H[],
-    first: boolean,
+    steps: Float64Array,
     lr: number,
     momentum: number,
     dampening: number,
