@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// facesr command-line entry point.
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { FacesrError } from '../core/errors.js';
+
+const HELP = `facesr: real-world face super-resolution
+
+Usage: facesr <command> [options]
+
+Commands:
+  doctor            check the engine: libtorch version, threads, CUDA, addon path, a tiny conv
+  help              this text
+
+Options for every command:
+  -h, --help        help
+  -v, --version     print the version
+
+Run 'facesr <command> --help' for a command's options.`;
+
+const DOCTOR_HELP = `Usage: facesr doctor [--threads N] [--json]
+
+Checks that the native engine loads and computes correctly, and prints the setup.
+  --threads N   intra-op threads for libtorch (default: libtorch's choice)
+  --json        print the report as JSON`;
+
+function version(): string {
+  const pj = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(pj, 'utf8')) as { version: string }).version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '-h' || cmd === '--help') {
+    console.log(HELP);
+    return cmd ? 0 : 1;
+  }
+  if (cmd === '-v' || cmd === '--version') {
+    console.log(version());
+    return 0;
+  }
+  switch (cmd) {
+    case 'doctor': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          threads: { type: 'string' },
+          json: { type: 'boolean' },
+          help: { type: 'boolean', short: 'h' },
+        },
+      });
+      if (values.help) {
+        console.log(DOCTOR_HELP);
+        return 0;
+      }
+      const threads = values.threads === undefined ? undefined : Number(values.threads);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
+        throw new FacesrError(`Expected positive integer for --threads but received '${values.threads}'`);
+      }
+      const { doctor, formatDoctor } = await import('./doctor.js');
+      const r = doctor({ threads });
+      console.log(values.json ? JSON.stringify(r, null, 2) : formatDoctor(r));
+      return r.ok ? 0 : 1;
+    }
+    default:
+      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, help.`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (
+      err instanceof FacesrError ||
+      (err instanceof Error && err.name === 'TypeError' && /Unknown option|Option/.test(err.message))
+    ) {
+      console.error(`facesr: ${err.message}`);
+    } else if (err instanceof Error && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`facesr: ${err.message}`);
+    } else {
+      console.error(err);
+    }
+    process.exit(1);
+  },
+);
