@@ -2,7 +2,7 @@
 // detector with 5 landmarks, used to find and align faces before super-resolution.
 // Spec: shared/models/README.md. State-dict keys match mobilenet0.25_Final.pth exactly.
 import { ArgumentError, ShapeError } from '../core/errors.js';
-import { Module, Sequential, ModuleList, Conv2d, BatchNorm2d, ReLU, type StateDict, type LoadResult } from '../nn/index.js';
+import { Module, Sequential, ModuleList, Conv2d, BatchNorm2d, ReLU } from '../nn/index.js';
 import { readSafetensorsSync } from '../io/index.js';
 import { Tensor, F, cat, tidy, inferenceMode, fromTypedArray, tensor } from '../tensor/index.js';
 
@@ -262,20 +262,6 @@ export class RetinaFace extends Module {
       const logits = run(this.ClassHead);
       return { loc: run(this.BboxHead), conf: logits.softmax(-1), landms: run(this.LandmarkHead) };
     });
-  }
-
-  /**
-   * Loads a state dict by key. Like PyTorch for state dicts without version metadata (safetensors),
-   * BatchNorm's `num_batches_tracked` may be absent: it keeps its current value.
-   */
-  override loadStateDict(sd: StateDict | Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
-    const src = new Map(sd instanceof Map ? sd : Object.entries(sd));
-    for (const [name, m] of this.namedModules()) {
-      if (!(m instanceof BatchNorm2d) || !m.trackRunningStats) continue;
-      const key = `${name}.num_batches_tracked`;
-      if (!src.has(key)) src.set(key, m.buffer('num_batches_tracked'));
-    }
-    return super.loadStateDict(src, opts);
   }
 
   /**

@@ -189,7 +189,7 @@ export class BatchNorm2d extends Module implements Layer {
     if (this.trackRunningStats) {
       this.registerBuffer('running_mean', zeros([numFeatures]));
       this.registerBuffer('running_var', ones([numFeatures]));
-      this.registerBuffer('num_batches_tracked', tensor(0, { dtype: 'int64' }));
+      this.registerBuffer('num_batches_tracked', tensor(0, { dtype: 'int64' }), true, true);
     }
   }
   forward(x: Tensor): Tensor {
@@ -227,7 +227,7 @@ export class InstanceNorm2d extends Module implements Layer {
     if (this.trackRunningStats) {
       this.registerBuffer('running_mean', zeros([numFeatures]));
       this.registerBuffer('running_var', ones([numFeatures]));
-      this.registerBuffer('num_batches_tracked', tensor(0, { dtype: 'int64' }));
+      this.registerBuffer('num_batches_tracked', tensor(0, { dtype: 'int64' }), true, true);
     }
   }
   forward(x: Tensor): Tensor {

@@ -21,7 +21,7 @@ export interface LoadResult {
 export abstract class Module {
   training = true;
   readonly #params = new Map<string, Tensor | null>();
-  readonly #buffers = new Map<string, { t: Tensor | null; persistent: boolean }>();
+  readonly #buffers = new Map<string, { t: Tensor | null; persistent: boolean; optional: boolean }>();
   readonly #children = new Map<string, Module>();
 
   /** Registers a trainable tensor (it gets requiresGrad and outlives tidy scopes). */
@@ -33,9 +33,14 @@ export abstract class Module {
     this.#params.set(name, t);
     return t as Tensor;
   }
-  protected registerBuffer(name: string, t: Tensor | null, persistent = true): Tensor {
+  /**
+   * Registers a non-trainable tensor saved in the state dict (unless persistent is false). An optional
+   * buffer may be absent from a state dict being loaded (BatchNorm's num_batches_tracked, as PyTorch
+   * tolerates for state dicts without version metadata).
+   */
+  protected registerBuffer(name: string, t: Tensor | null, persistent = true, optional = false): Tensor {
     if (t) keep(t);
-    this.#buffers.set(name, { t, persistent });
+    this.#buffers.set(name, { t, persistent, optional });
     return t as Tensor;
   }
   protected registerModule<M extends Module>(name: string, m: M): M {
@@ -121,7 +126,11 @@ export abstract class Module {
     const strict = opts.strict ?? true;
     const src = sd instanceof Map ? sd : new Map(Object.entries(sd));
     const own = new Map([...this.namedParameters(), ...this.namedBuffers('', true)]);
-    const missing = [...own.keys()].filter((k) => !src.has(k));
+    const optional = new Set<string>();
+    for (const [p, m] of this.namedModules()) {
+      for (const [n, b] of m.#buffers) if (b.optional) optional.add(p ? `${p}.${n}` : n);
+    }
+    const missing = [...own.keys()].filter((k) => !src.has(k) && !optional.has(k));
     const unexpected = [...src.keys()].filter((k) => !own.has(k));
     const misShaped: string[] = [];
     for (const [k, t] of own) {
