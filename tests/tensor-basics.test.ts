@@ -494,39 +494,30 @@ test('200 training steps inside tidy return liveTensors() to the baseline exactl
 });
 
 // ---------------------------------------------------------------------------------------------
-// Known engine discrepancies with PyTorch 1.13 (reported; marked todo until native/ is fixed)
+// Discrepancies with PyTorch 1.13 found by these tests and fixed in the engine
 // ---------------------------------------------------------------------------------------------
 
-test(
-  'var/std with correction 2 match PyTorch',
-  { todo: 'native Var/Std pass INT(2) to the bool `unbiased` overload of at::var/at::std' },
-  () =>
-    tidy(() => {
-      // torch.var(torch.tensor([1., 2, 3, 4, 10]), dim=None, correction=2) = 50 / 3
-      const x = tensor([1, 2, 3, 4, 10]);
-      assertClose(x.var(undefined, { correction: 2 }), Float32Array.from([50 / 3]), {
-        what: 'var correction 2',
-      });
-      assertClose(x.std(undefined, { correction: 2 }), Float32Array.from([Math.sqrt(50 / 3)]), {
-        what: 'std correction 2',
-      });
-    }),
-);
+test('var/std with correction 2 match PyTorch', () =>
+  tidy(() => {
+    // torch.var(torch.tensor([1., 2, 3, 4, 10]), dim=None, correction=2) = 50 / 3
+    const x = tensor([1, 2, 3, 4, 10]);
+    assertClose(x.var(undefined, { correction: 2 }), Float32Array.from([50 / 3]), {
+      what: 'var correction 2',
+    });
+    assertClose(x.std(undefined, { correction: 2 }), Float32Array.from([Math.sqrt(50 / 3)]), {
+      what: 'std correction 2',
+    });
+  }));
 
-test(
-  'argmax without dim but keepdim keeps every dim as 1 (torch.argmax(x, None, True))',
-  { todo: 'native Argmax/Argmin drop keepdim when dim is null' },
-  () =>
-    tidy(() => {
-      assert.deepEqual(randn([2, 3]).argmax(undefined, true).shape, [1, 1]);
-    }),
-);
+test('argmax without dim but keepdim keeps every dim as 1 (torch.argmax(x, None, True))', () =>
+  tidy(() => {
+    assert.deepEqual(randn([2, 3]).argmax(undefined, true).shape, [1, 1]);
+  }));
 
-test(
-  'interpolate rejects antialias for modes other than bilinear and bicubic',
-  { todo: 'F.interpolate passes antialias to nearest/area, which ignore it (PyTorch raises ValueError)' },
-  () =>
-    tidy(() => {
-      assert.throws(() => F.interpolate(randn([1, 1, 4, 4]), { mode: 'nearest', size: 2, antialias: true }));
-    }),
-);
+test('interpolate rejects antialias for modes other than bilinear and bicubic', () =>
+  tidy(() => {
+    assert.throws(
+      () => F.interpolate(randn([1, 1, 4, 4]), { mode: 'nearest', size: 2, antialias: true }),
+      /antialias only applies to bilinear and bicubic, not 'nearest'/,
+    );
+  }));

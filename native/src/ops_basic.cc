@@ -123,11 +123,11 @@ static Napi::Value Prod(const Napi::CallbackInfo& info) {
 // var/std(x, dims|null, correction(0|1), keepdim)
 static Napi::Value Var(const Napi::CallbackInfo& info) {
   auto dims = OptIntList(info[1]);
-  return Wrap(ENV, at::var(T0, dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef(), INT(2), BOOL(3)));
+  return Wrap(ENV, at::var(T0, dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef(), c10::optional<int64_t>(INT(2)), BOOL(3)));
 }
 static Napi::Value Std(const Napi::CallbackInfo& info) {
   auto dims = OptIntList(info[1]);
-  return Wrap(ENV, at::std(T0, dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef(), INT(2), BOOL(3)));
+  return Wrap(ENV, at::std(T0, dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef(), c10::optional<int64_t>(INT(2)), BOOL(3)));
 }
 // norm(x, p, dims|null, keepdim)
 static Napi::Value Norm(const Napi::CallbackInfo& info) {
@@ -145,11 +145,11 @@ static Napi::Value MinDim(const Napi::CallbackInfo& info) {
   return WrapList(ENV, {std::get<0>(r), std::get<1>(r)});
 }
 static Napi::Value Argmax(const Napi::CallbackInfo& info) {
-  if (info[1].IsUndefined() || info[1].IsNull()) return Wrap(ENV, at::argmax(T0));
+  if (info[1].IsUndefined() || info[1].IsNull()) return Wrap(ENV, at::argmax(T0, c10::nullopt, BOOL(2)));
   return Wrap(ENV, at::argmax(T0, INT(1), BOOL(2)));
 }
 static Napi::Value Argmin(const Napi::CallbackInfo& info) {
-  if (info[1].IsUndefined() || info[1].IsNull()) return Wrap(ENV, at::argmin(T0));
+  if (info[1].IsUndefined() || info[1].IsNull()) return Wrap(ENV, at::argmin(T0, c10::nullopt, BOOL(2)));
   return Wrap(ENV, at::argmin(T0, INT(1), BOOL(2)));
 }
 static Napi::Value All(const Napi::CallbackInfo& info) { return Wrap(ENV, at::all(T0)); }

@@ -133,6 +133,9 @@ export function interpolate(x: Tensor, o: InterpolateOptions): Tensor {
     throw new ArgumentError('interpolate: give exactly one of size and scaleFactor');
   }
   const align = o.alignCorners ?? false;
+  if (o.antialias && mode !== 'bilinear' && mode !== 'bicubic') {
+    throw new ArgumentError(`interpolate: antialias only applies to bilinear and bicubic, not '${mode}'`);
+  }
   if (o.alignCorners !== undefined && (mode === 'nearest' || mode === 'nearest-exact' || mode === 'area')) {
     throw new ArgumentError(`interpolate: alignCorners only applies to bilinear and bicubic, not '${mode}'`);
   }
