@@ -219,6 +219,8 @@ static Napi::Value LerpInplace(const Napi::CallbackInfo& info) {
   T0.lerp_(T1, ToScalar(info[2]));
   return info[0];
 }
+// poisson(rates): samples from Poisson(rate) element-wise with the global generator.
+static Napi::Value Poisson(const Napi::CallbackInfo& info) { return Wrap(ENV, at::poisson(T0)); }
 static Napi::Value Bernoulli(const Napi::CallbackInfo& info) { return Wrap(ENV, at::bernoulli(T0)); }
 static Napi::Value Dropout(const Napi::CallbackInfo& info) { return Wrap(ENV, at::dropout(T0, NUM(1), BOOL(2))); }
 
@@ -310,6 +312,7 @@ void RegisterBasic(Napi::Env env, Napi::Object exports) {
   FACESR_EXPORT("uniformInplace", UniformInplace);
   FACESR_EXPORT("lerpInplace", LerpInplace);
   FACESR_EXPORT("bernoulli", Bernoulli);
+  FACESR_EXPORT("poisson", Poisson);
   FACESR_EXPORT("dropout", Dropout);
 }
 

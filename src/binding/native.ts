@@ -168,6 +168,7 @@ export interface Native {
   uniformInplace(a: H, low: number, high: number): H;
   lerpInplace(a: H, b: H, w: number): H;
   bernoulli(p: H): H;
+  poisson(rates: H): H;
   dropout(t: H, p: number, train: boolean): H;
   // shape and indexing
   cat(ts: readonly H[], dim: number): H;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile, rename, unlink, open } from 'node:fs/promises';
 import path from 'node:path';
 import { FormatError, ArgumentError } from '../core/errors.js';
-import { Tensor, fromBytes, tidy, type DType } from '../tensor/index.js';
+import { Tensor, bytesPerElement, fromBytes, type DType } from '../tensor/index.js';
 
 const TO_ST: Partial<Record<DType, string>> = {
   float32: 'F32',
@@ -35,6 +35,10 @@ interface Entry {
   data_offsets: [number, number];
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** Parses a whole safetensors file held in memory. `file` names it in error messages. */
 export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): SafetensorsFile {
   if (buf.byteLength < 8)
@@ -46,29 +50,50 @@ export function parseSafetensors(buf: Uint8Array, file = '<buffer>'): Safetensor
       `${file}: not a safetensors file (header length ${n} exceeds the file size ${buf.byteLength})`,
     );
   }
-  let header: Record<string, Entry | Record<string, string>>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n))) as typeof header;
+    header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n)));
   } catch (err) {
     throw new FormatError(`${file}: not a safetensors file (header is not JSON: ${(err as Error).message})`);
   }
+  if (!isObject(header))
+    throw new FormatError(`${file}: not a safetensors file (header is not a JSON object)`);
   const dataStart = 8 + n;
   const dataLen = buf.byteLength - dataStart;
-  const metadata = (header.__metadata__ as Record<string, string> | undefined) ?? {};
+  const meta = header.__metadata__ ?? {};
+  if (!isObject(meta) || Object.values(meta).some((v) => typeof v !== 'string'))
+    throw new FormatError(`${file}: __metadata__ must map strings to strings`);
+  const metadata = meta as Record<string, string>;
   const tensors = new Map<string, Tensor>();
   try {
     for (const [name, e] of Object.entries(header)) {
       if (name === '__metadata__') continue;
-      const entry = e as Entry;
-      const dtype = FROM_ST[entry.dtype];
-      if (!dtype) throw new FormatError(`${file}: tensor '${name}' has unsupported dtype ${entry.dtype}`);
-      const [b, end] = entry.data_offsets;
+      const entry = (isObject(e) ? e : {}) as Partial<Entry>;
+      const dtype = Object.hasOwn(FROM_ST, String(entry.dtype)) ? FROM_ST[String(entry.dtype)] : undefined;
+      if (!dtype)
+        throw new FormatError(`${file}: tensor '${name}' has unsupported dtype ${String(entry.dtype)}`);
+      const shape = entry.shape;
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+        throw new FormatError(`${file}: tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+      const offsets = entry.data_offsets;
+      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o)))
+        throw new FormatError(
+          `${file}: tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`,
+        );
+      const [b, end] = offsets;
       if (!(b >= 0 && end >= b && end <= dataLen)) {
         throw new FormatError(
           `${file}: tensor '${name}' has data offsets [${b}, ${end}] outside the data (${dataLen} bytes)`,
         );
       }
-      tensors.set(name, fromBytes(buf.subarray(dataStart + b, dataStart + end), entry.shape, dtype));
+      const need = shape.reduce((a, d) => a * d, 1) * bytesPerElement(dtype);
+      if (end - b !== need) {
+        throw new FormatError(
+          `${file}: tensor '${name}' (${entry.dtype} [${shape.join(', ')}]) needs ${need} bytes ` +
+            `but its data offsets [${b}, ${end}] hold ${end - b}`,
+        );
+      }
+      tensors.set(name, fromBytes(buf.subarray(dataStart + b, dataStart + end), shape, dtype));
     }
   } catch (err) {
     for (const t of tensors.values()) t.dispose();
@@ -101,7 +126,14 @@ export function serializeSafetensors(
   for (const [name, t] of entries) {
     const st = TO_ST[t.dtype];
     if (!st) throw new ArgumentError(`safetensors: tensor '${name}' has unsupported dtype ${t.dtype}`);
-    const bytes = tidy(() => t.detach()).bytes();
+    // A detached handle (bytes() of a tensor that requires grad); disposed at once, not left to the GC.
+    const d = t.detach();
+    let bytes: Uint8Array;
+    try {
+      bytes = d.bytes();
+    } finally {
+      d.dispose();
+    }
     header[name] = { dtype: st, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
     blobs.push(bytes);
     offset += bytes.byteLength;

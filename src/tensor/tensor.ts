@@ -573,6 +573,14 @@ export class Tensor {
   zero_(): this {
     return this.fill_(0);
   }
+  /** Samples Poisson(rate) per element, rates being this tensor (seeded global generator). */
+  poisson(): Tensor {
+    return new Tensor(native.poisson(this.handle));
+  }
+  /** Samples Bernoulli(p) per element, p being this tensor. */
+  bernoulli(): Tensor {
+    return new Tensor(native.bernoulli(this.handle));
+  }
   clamp_(min: number | null, max: number | null = null): this {
     native.clampInplace(this.handle, min, max);
     return this;

@@ -1,0 +1,3 @@
+// Data layer: images, inputs, datasets, degradations, loaders, face finding and framing.
+// Each module adds its own export line here.
+export * from './image.js';
