@@ -14,7 +14,7 @@ const DIRECT = {
   nn: ['tensor'],
   optim: ['nn'],
   models: ['nn', 'io'],
-  data: ['tensor'],
+  data: ['tensor', 'io'],
   io: ['core', 'binding', 'tensor'],
   train: ['models', 'optim', 'data', 'nn', 'io'],
   infer: ['models', 'data', 'io'],
