@@ -1,0 +1,26 @@
+// Entry point of `npm run bench -- <name>`; see docs/benchmarks.md for the conventions.
+interface Bench {
+  describe: string;
+  main(argv: string[]): Promise<void>;
+}
+
+const BENCHES: Record<string, Bench> = {
+  engine: {
+    describe: 'SR-style network: no-grad forward and Adam training step vs PyTorch, RSS over 500 steps',
+    main: async (argv) => (await import('./engine.js')).main(argv),
+  },
+};
+
+function usage(): void {
+  console.error('usage: npm run bench -- <name> [options]\navailable benches:');
+  for (const [name, b] of Object.entries(BENCHES)) console.error(`  ${name.padEnd(10)} ${b.describe}`);
+}
+
+const [name, ...rest] = process.argv.slice(2);
+const bench = name !== undefined && Object.hasOwn(BENCHES, name) ? BENCHES[name] : undefined;
+if (!bench) {
+  if (name !== undefined) console.error(`unknown bench '${name}'`);
+  usage();
+  process.exit(2);
+}
+await bench.main(rest);
