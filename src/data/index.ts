@@ -1,3 +1,4 @@
 // Data layer: images, inputs, datasets, degradations, loaders, face finding and framing.
 // Each module adds its own export line here.
 export * from './image.js';
+export * from './files.js';
