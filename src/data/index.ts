@@ -2,3 +2,4 @@
 // Each module adds its own export line here.
 export * from './image.js';
 export * from './files.js';
+export * from './degrade.js';
