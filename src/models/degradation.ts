@@ -35,8 +35,10 @@ export class Degradation extends Module {
     super();
     const blocks = c.blocks ?? SCGAN_DEGRADATION_BLOCKS;
     if (blocks.length !== 12) throw new ArgumentError(`degradation blocks: expected 12 channel counts, received ${blocks.length}`);
-    if (blocks[8]! * 4 !== blocks[7] || blocks[10]! * 4 !== blocks[9]) {
-      throw new ArgumentError(`degradation blocks: pixel shuffle x2 needs blocks[8] = blocks[7]/4 and blocks[10] = blocks[9]/4, received [${blocks.join(', ')}]`);
+    if (blocks[8]! * 4 !== blocks[7] || blocks[9] !== blocks[8] || blocks[10]! * 4 !== blocks[9] || blocks[11] !== blocks[10]) {
+      throw new ArgumentError(
+        `degradation blocks: the pixel-shuffle stages need blocks[8] = blocks[9] = blocks[7]/4 and blocks[10] = blocks[11] = blocks[9]/4, received [${blocks.join(', ')}]`,
+      );
     }
     const cfg: Required<DegradationConfig> = {
       type: 'degradation',

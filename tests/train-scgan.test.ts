@@ -1,0 +1,139 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { manualSeed, randn, tidy, keep, liveTensors, type Tensor } from '../src/tensor/index.js';
+import { FAN, type MethodNetworks } from '../src/models/index.js';
+import {
+  SemiCycleTrainer,
+  buildNetworks,
+  NETWORK_NAMES,
+  type NetworkName,
+  type Batch,
+} from '../src/train/scgan.js';
+import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
+
+// Tiny networks with the method's topology: fast enough for a unit test.
+const TINY: MethodNetworks = {
+  R: { type: 'restoration', width: 8, blocks: 1, width2: 8, blocks2: 1, headWidth: 8 },
+  DF: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
+  DB: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
+  DL: { type: 'discriminator', inputSize: 16, blocks: [8, 8, 8, 8], hidden: 8 },
+  DH: { type: 'discriminator', inputSize: 64, blocks: [8, 8, 8, 8], hidden: 8 },
+  FAN: { type: 'fan', inputSize: 64, stacks: 1, width: 8, stemWidth: 4, pool: true, landmarks: 4 },
+};
+
+function batch(seed: number): Batch {
+  manualSeed(seed);
+  return { hr: keep(randn([2, 3, 64, 64]).tanh()), lr: keep(randn([2, 3, 16, 16]).tanh()) };
+}
+
+function snapshot(m: { parameters(): Tensor[] }): Float32Array[] {
+  return m.parameters().map((p) => p.toFloat32Array());
+}
+function changed(a: Float32Array[], b: Float32Array[]): boolean {
+  return a.some((x, i) => x.some((v, j) => v !== b[i]![j]));
+}
+
+test('one full iteration updates every network, each from its own loss only', () => {
+  manualSeed(0);
+  const nets = buildNetworks(TINY);
+  const fan = new FAN(TINY.FAN);
+  const trainer = new SemiCycleTrainer(nets, { mode: 'full', fan, weights: { lambdaHm: 10 } });
+  const before = Object.fromEntries(NETWORK_NAMES.map((n) => [n, snapshot(nets[n])]));
+  const fanBefore = snapshot(fan);
+  // Record each generator's gradients at the moment it is stepped.
+  const atStep: Partial<Record<NetworkName, Float32Array[]>> = {};
+  for (const n of ['DF', 'R', 'DB'] as const) {
+    const opt = trainer.optimizers[n]!;
+    const step = opt.step.bind(opt);
+    opt.step = () => {
+      atStep[n] = nets[n].parameters().map((p) => (p.grad ? p.grad.toFloat32Array() : new Float32Array()));
+      step();
+    };
+  }
+  const b = batch(1);
+  const losses = trainer.step(b);
+  for (const k of ['D_L1', 'D_H1', 'D_L2', 'D_H2', 'DF', 'R', 'DB', 'R_hm', 'R_l1']) {
+    assert.ok(Number.isFinite(losses[k]), `loss ${k} = ${losses[k]}`);
+  }
+  for (const n of NETWORK_NAMES) assert.ok(changed(before[n]!, snapshot(nets[n])), `${n} did not change`);
+  assert.ok(!changed(fanBefore, snapshot(fan)), 'the frozen FAN changed');
+  assert.ok(
+    fan.parameters().every((p) => p.grad === null),
+    'the frozen FAN received gradients',
+  );
+  // A later loss leaking into an earlier generator (a missing detach) would change its gradients.
+  for (const n of ['DF', 'R', 'DB'] as const) {
+    const now = nets[n].parameters().map((p) => (p.grad ? p.grad.toFloat32Array() : new Float32Array()));
+    assert.ok(
+      !changed(atStep[n]!, now),
+      `${n}'s gradients changed after its own update: a later loss reached it`,
+    );
+  }
+});
+
+test('modes train only their networks; scgan has no heatmap term', () => {
+  manualSeed(0);
+  const nets = buildNetworks(TINY);
+  const t = new SemiCycleTrainer(nets, { mode: 'bulat18' });
+  assert.deepEqual(t.active, ['R', 'DF', 'DL1', 'DH1']);
+  const before = snapshot(nets.DB);
+  const losses = t.step(batch(2));
+  assert.equal(losses.DB, undefined);
+  assert.ok(!changed(before, snapshot(nets.DB)), 'DB changed in bulat18 mode');
+  const s = new SemiCycleTrainer(buildNetworks(TINY), { mode: 'scgan' });
+  assert.equal(s.weights.lambdaHm, 0);
+  assert.equal(s.step(batch(3)).R_hm, undefined);
+  assert.throws(() => new SemiCycleTrainer(buildNetworks(TINY), { mode: 'full' }), /needs a trained FAN/);
+  assert.throws(
+    () => new SemiCycleTrainer(buildNetworks(TINY), { mode: 'gan' as never }),
+    /Unknown training mode 'gan'/,
+  );
+});
+
+test('iterations free every intermediate tensor', () => {
+  manualSeed(0);
+  const t = new SemiCycleTrainer(buildNetworks(TINY), { mode: 'full', fan: new FAN(TINY.FAN) });
+  const b = batch(4);
+  t.step(b);
+  const base = liveTensors();
+  for (let i = 0; i < 3; i++) t.step(b);
+  assert.equal(liveTensors(), base);
+});
+
+test('resume from a checkpoint gives the same losses as no interruption', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'facesr-ckpt-'));
+  try {
+    const batches = [5, 6, 7, 8].map(batch);
+    const run = (t: SemiCycleTrainer, from: number, to: number) => {
+      const out: number[] = [];
+      for (let i = from; i < to; i++) out.push(tidy(() => t.step(batches[i]!)).R!);
+      return out;
+    };
+    manualSeed(42);
+    const a = new SemiCycleTrainer(buildNetworks(TINY), { mode: 'scgan' });
+    manualSeed(7);
+    const straight = run(a, 0, 4);
+
+    manualSeed(42);
+    const b = new SemiCycleTrainer(buildNetworks(TINY), { mode: 'scgan' });
+    manualSeed(7);
+    const first = run(b, 0, 2);
+    const file = path.join(dir, 'ckpt.safetensors');
+    await saveCheckpoint(file, { step: 2, modules: b.nets as never, optimizers: b.optimizers as never });
+
+    manualSeed(999); // a different fresh start: everything must come from the checkpoint
+    const c = new SemiCycleTrainer(buildNetworks(TINY), { mode: 'scgan' });
+    const { step } = await loadCheckpoint(file, {
+      modules: c.nets as never,
+      optimizers: c.optimizers as never,
+    });
+    assert.equal(step, 2);
+    const rest = run(c, 2, 4);
+    assert.deepEqual([...first, ...rest], straight);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
