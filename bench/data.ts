@@ -3,11 +3,13 @@
 // S: samples/s the loader delivers (HR CelebA faces decoded, area-resized to 64x64, flip + affine
 // augmented, batch 16, as tensors), after a warm-up, over >= 2000 samples; measured alone and while
 // a training loop runs in another process on the same cores.
-// C: samples/s one training step consumes. The CPU preset has networks (models registry 'cpu') but
-// no training step yet (no trainer), so a stand-in is measured: the engine bench's SR network (conv
-// 3->64, 8 residual blocks of two 3x3 64-channel convs, 2 x (conv 64->256, pixel shuffle x2, relu),
-// conv 64->3), Adam + L1, batch 16, 16x16 input, 2 libtorch threads. With --cpu-preset the bench also times one SCGAN iteration assembled from the
-// cpu preset's networks, and C is the larger (more demanding) of the two.
+// C: HR samples/s one training step of the CPU preset consumes: src/train's SemiCycleTrainer (mode
+// 'full') on the 'cpu' preset's networks at batch 16, 2 libtorch threads, in a child process.
+// Also measured, as a heavier consumer and as the competitor while the loader is timed: the engine
+// bench's SR network (conv 3->64, 8 residual blocks of two 3x3 64-channel convs, 2 x (conv 64->256,
+// pixel shuffle x2, relu), conv 64->3), Adam + L1, batch 16, 16x16 input ("stand-in": it was the
+// measure before the trainer existed). --no-cpu-preset skips the slow preset step; C is then the
+// stand-in's.
 // Last line: {"bench":"data","samples_per_s":S,"train_consumes_per_s":C,"ratio":R}, R = S / C with S
 // the lower of alone and concurrent (the concurrent one on a machine this small).
 import { spawn } from 'node:child_process';
@@ -16,7 +18,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { F, Tensor, getNumThreads, manualSeed, randn, setNumThreads, tidy } from '../src/tensor/index.js';
 import { Conv2d, Module, PixelShuffle, ReLU, Sequential, type Layer } from '../src/nn/index.js';
 import { Adam } from '../src/optim/index.js';
-import { buildModel, preset } from '../src/models/index.js';
+import { type FAN, buildModel, preset } from '../src/models/index.js';
+import { SemiCycleTrainer, buildNetworks } from '../src/train/scgan.js';
 import { DataLoader, ImageFolderDataset } from '../src/data/index.js';
 import { cores, cpuModel, round, stats } from './lib/common.js';
 
@@ -43,7 +46,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { samples: 2048, warmupBatches: 8, workers: 2, trainSteps: 12, cpuPreset: false };
+  const o: Options = { samples: 2048, warmupBatches: 8, workers: 2, trainSteps: 12, cpuPreset: true };
   const names: Record<string, Exclude<keyof Options, 'cpuPreset'>> = {
     '--samples': 'samples',
     '--warmup': 'warmupBatches',
@@ -51,8 +54,8 @@ function parseArgs(argv: string[]): Options {
     '--train-steps': 'trainSteps',
   };
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--cpu-preset') {
-      o.cpuPreset = true;
+    if (argv[i] === '--no-cpu-preset') {
+      o.cpuPreset = false;
       continue;
     }
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
@@ -60,7 +63,7 @@ function parseArgs(argv: string[]): Options {
     const value = Number(inline ?? argv[++i]);
     if (!key || !Number.isInteger(value) || value < (key === 'workers' ? 0 : 1)) {
       console.error(
-        `data: bad argument '${argv[i]}' (options: ${Object.keys(names).join(', ')} N, --cpu-preset)`,
+        `data: bad argument '${argv[i]}' (options: ${Object.keys(names).join(', ')} N, --no-cpu-preset)`,
       );
       process.exit(2);
     }
@@ -112,60 +115,21 @@ function trainer(): (lr: Tensor, hr: Tensor) => number {
 }
 
 /**
- * One SCGAN iteration (method.md section 3) with the networks of the 'cpu' preset: the four hinge
- * discriminator steps, then DF, R (with the frozen FAN's heatmap loss) and DB, each with Adam. Built
- * here only to time it: there is no trainer yet. Consumes BATCH HR and BATCH real LR faces.
+ * One iteration of the project's trainer (src/train SemiCycleTrainer, mode 'full') with the 'cpu'
+ * preset's networks: four discriminator steps, then DF, R (with the frozen FAN's heatmap loss; an
+ * untrained FAN costs the same) and DB. Consumes BATCH HR and BATCH real LR faces.
  */
-function scganStep(): (lr: Tensor, hr: Tensor) => number {
+function cpuPresetStep(): (lr: Tensor, hr: Tensor) => number {
   const cfg = preset('cpu');
-  const [R, DF, DB, DL1, DL2, DH1, DH2] = [cfg.R, cfg.DF, cfg.DB, cfg.DL, cfg.DL, cfg.DH, cfg.DH].map(
-    buildModel,
-  );
-  const fan = buildModel(cfg.FAN).eval();
-  for (const p of fan.parameters()) p.requiresGrad_(false);
-  const [oR, oDF, oDB, oL1, oL2, oH1, oH2] = [R, DF, DB, DL1, DL2, DH1, DH2].map(
-    (m) => new Adam(m!.parameters(), { lr: 1e-4 }),
-  );
-  const fwd = (m: Module | undefined, ...xs: Tensor[]): Tensor =>
-    (m as unknown as { forward(...a: Tensor[]): Tensor }).forward(...xs);
-  const heat = (x: Tensor): Tensor => (fan as unknown as { forward(x: Tensor): Tensor[] }).forward(x).at(-1)!;
-  const run = (o: Adam, loss: () => Tensor) =>
-    tidy(() => {
-      o.zeroGrad();
-      loss().backward();
-      o.step();
-    });
-  return (lr, hr) =>
-    tidy(() => {
-      const z = randn([BATCH, 64]);
-      const lrSyn = fwd(DF, hr, z);
-      const srSyn = fwd(R, lrSyn.detach());
-      const srReal = fwd(R, lr);
-      const lrCyc = fwd(DB, srReal.detach(), z);
-      const up = F.interpolate(lr, { size: SIZE, mode: 'bicubic', alignCorners: false });
-      const hinge = (D: Module | undefined, real: Tensor, fake: Tensor) => () =>
-        fwd(D, real).rsub(1).relu().mean().add(fwd(D, fake.detach()).add(1).relu().mean());
-      run(oL1!, hinge(DL1, lr, lrSyn));
-      run(oH1!, hinge(DH1, hr, srSyn));
-      run(oL2!, hinge(DL2, lr, lrCyc));
-      run(oH2!, hinge(DH2, hr, srReal));
-      run(oDF!, () => F.l1Loss(lrSyn, F.avgPool2d(hr, 4)).add(fwd(DL1, lrSyn).mean().mul(-0.05)));
-      run(oR!, () => {
-        const hm = F.mseLoss(heat(srSyn), heat(hr).detach());
-        const forward = F.l1Loss(srSyn, hr).add(fwd(DH1, srSyn).mean().mul(-0.05)).add(hm.mul(10));
-        const backward = F.l1Loss(srReal, up).add(fwd(DH2, srReal).mean().mul(-0.05));
-        return forward.add(backward.mul(0.05));
-      });
-      run(oDB!, () => F.l1Loss(lrCyc, lr).add(fwd(DL2, lrCyc).mean().mul(-0.05)));
-      return 0;
-    });
+  const trainer = new SemiCycleTrainer(buildNetworks(cfg), { mode: 'full', fan: buildModel(cfg.FAN) as FAN });
+  return (lr, hr) => trainer.step({ hr, lr }).R ?? NaN;
 }
 
 /** Child process: train on fixed random tensors forever, one JSON line per step. */
 async function trainChild(mode: string): Promise<void> {
   setNumThreads(THREADS);
   manualSeed(0);
-  const step = mode === 'cpu-preset' ? scganStep() : trainer();
+  const step = mode === 'cpu-preset' ? cpuPresetStep() : trainer();
   const x = randn([BATCH, 3, SIZE / 4, SIZE / 4]).tanh();
   const y = randn([BATCH, 3, SIZE, SIZE]).tanh();
   for (;;) {
@@ -267,7 +231,7 @@ export async function main(argv: string[]): Promise<void> {
 
   // 2. training alone (stand-in, child process, 2 threads)
   console.log(
-    'train stand-in: the CPU preset has no training step yet (no trainer); measuring the engine bench SR network ' +
+    'train stand-in: the engine bench SR network ' +
       `(conv 3->64, 8 res blocks 64ch, 2 x (conv 64->256 + pixel shuffle x2 + relu), conv 64->3), Adam + L1, ` +
       `batch ${BATCH}, ${SIZE / 4}x${SIZE / 4} input, ${THREADS} threads, in a child process`,
   );
@@ -276,11 +240,11 @@ export async function main(argv: string[]): Promise<void> {
   const trainAlone = stats(tr.lines.splice(0).map((l) => l.t));
   const cAlone = BATCH / trainAlone.median;
   console.log(
-    `train step alone: median ${(trainAlone.median * 1e3).toFixed(1)} ms (min ${(trainAlone.min * 1e3).toFixed(1)}, ` +
+    `stand-in train step alone: median ${(trainAlone.median * 1e3).toFixed(1)} ms (min ${(trainAlone.min * 1e3).toFixed(1)}, ` +
       `n ${trainAlone.n}) -> consumes ${cAlone.toFixed(1)} samples/s`,
   );
 
-  // 2b. optionally, one SCGAN iteration with the cpu preset's networks (no trainer exists yet)
+  // 2b. one training step of the CPU preset (the trainer's iteration), alone
   let cPreset: number | null = null;
   if (o.cpuPreset) {
     tr.stop();
@@ -290,21 +254,21 @@ export async function main(argv: string[]): Promise<void> {
     const st = stats(pr.lines.map((l) => l.t));
     cPreset = BATCH / st.median;
     console.log(
-      `cpu preset (models registry 'cpu': R, DF, DB, 4 discriminators, frozen FAN), one SCGAN iteration ` +
-        `(method.md section 3, assembled in this bench) at batch ${BATCH}: median ${st.median.toFixed(2)} s ` +
-        `(n ${st.n}) -> consumes ${cPreset.toFixed(2)} HR samples/s (plus as many real LR faces)`,
+      `cpu preset training step (SemiCycleTrainer mode 'full': 4 discriminators, DF, R with frozen-FAN ` +
+        `heatmap loss, DB) at batch ${BATCH}, ${THREADS} threads: median ${st.median.toFixed(2)} s ` +
+        `(min ${st.min.toFixed(2)}, n ${st.n}) -> consumes ${cPreset.toFixed(2)} HR samples/s (plus as many real LR faces)`,
     );
   }
   const tr2 = o.cpuPreset ? await startTrainer(3) : tr;
 
-  // 3. loader while the training loop runs
+  // 3. loader while a training loop (the stand-in: steps short enough to overlap the window) runs
   const conc = await measureLoader(ds.items, o, 2);
   const during = tr2.lines.filter((l) => l.at >= conc.from && l.at <= conc.to).map((l) => l.t);
   tr2.stop();
   const trainConc = stats(during);
   const cConc = during.length ? BATCH / trainConc.median : NaN;
   console.log(
-    `loader while training runs: ${conc.perS.toFixed(1)} samples/s (${conc.samples} samples in ${conc.seconds.toFixed(2)} s); ` +
+    `loader while the stand-in trains: ${conc.perS.toFixed(1)} samples/s (${conc.samples} samples in ${conc.seconds.toFixed(2)} s); ` +
       `training meanwhile: median step ${(trainConc.median * 1e3).toFixed(1)} ms (n ${trainConc.n}) -> ${cConc.toFixed(1)} samples/s`,
   );
 
@@ -348,18 +312,19 @@ export async function main(argv: string[]): Promise<void> {
   );
 
   const s = Math.min(alone.perS, conc.perS);
-  const c = Math.max(cAlone, cPreset ?? 0);
+  const c = cPreset ?? cAlone;
   const ratio = s / c;
   console.log(
-    `ratio: S ${s.toFixed(1)} (${s === conc.perS ? 'concurrent, the lower' : 'alone, the lower'}) / C ${c.toFixed(1)} ` +
-      `(${c === cAlone ? 'train stand-in alone' : 'cpu preset SCGAN iteration'}) = ${ratio.toFixed(2)}; ` +
-      `alone ${(alone.perS / c).toFixed(2)}, concurrent vs the slowed training ${(conc.perS / cConc).toFixed(2)}`,
+    `ratio: S ${s.toFixed(1)} (${s === conc.perS ? 'concurrent, the lower' : 'alone, the lower'}) / C ${c.toFixed(2)} ` +
+      `(${cPreset !== null ? 'cpu preset training step' : 'stand-in, --no-cpu-preset'}) = ${ratio.toFixed(2)}; ` +
+      `against the heavier stand-in ${(s / cAlone).toFixed(2)} (alone ${(alone.perS / cAlone).toFixed(2)}, ` +
+      `concurrent vs the slowed stand-in ${(conc.perS / cConc).toFixed(2)})`,
   );
   console.log(
     JSON.stringify({
       bench: 'data',
       samples_per_s: round(s, 1),
-      train_consumes_per_s: round(c, 1),
+      train_consumes_per_s: round(c, 2),
       ratio: round(ratio, 2),
     }),
   );
