@@ -2,7 +2,7 @@
 // (Bulat & Tzimiropoulos; 1adrianb/face-alignment), sized for the GAN's 64x64 faces.
 import { checkInt } from '../core/check.js';
 import { ArgumentError } from '../core/errors.js';
-import { Module, Sequential, ModuleList, Conv2d, BatchNorm2d, ReLU, type Layer } from '../nn/index.js';
+import { Module, Sequential, Conv2d, BatchNorm2d, ReLU, type Layer } from '../nn/index.js';
 import { Tensor, F, cat, tidy, arange, fromTypedArray } from '../tensor/index.js';
 
 /** ConvBlock of FAN: three pre-activation 3x3 convolutions (out/2, out/4, out/4) concatenated, plus a skip. */
