@@ -1,0 +1,113 @@
+// `facesr train`: command-line front of src/train/run.ts.
+import { parseArgs } from 'node:util';
+import { FacesrError } from '../core/errors.js';
+import { TRAIN_MODES, type TrainMode } from '../train/scgan.js';
+
+export const TRAIN_HELP = `Usage: facesr train --hr DIR [--lr DIR] --out DIR [options]
+
+Trains the semi-cycled GAN (method.md): one restoration network R shared by a forward cycle
+(HR -> DF -> LR -> R) and a backward cycle (real LR -> R -> DB -> LR), four spectral-norm
+discriminators, and (mode full) a frozen face alignment network's heatmap loss.
+
+  --hr DIR            high-resolution face crops (resized to 64x64)
+  --lr DIR            real low-resolution faces (resized to 16x16; e.g. from 'facesr data harvest')
+  --out DIR           run folder: checkpoint.safetensors, log.jsonl, samples/, losses.png
+  --mode M            full (default) | scgan (no heatmap loss) | bulat18 (DF + R) | pixel (L1 only)
+  --preset P          cpu (default) | paper
+  --fan FILE          trained FAN weights (mode full; see 'facesr train-fan')
+  --lambda-hm X       weight of the heatmap loss (default 10)
+  --steps N           iterations (default 20000)
+  --batch N           batch size (default 16)
+  --lr0 X             Adam learning rate (default 1e-4)
+  --seed N            seed (default 2020)
+  --threads N         libtorch threads
+  --device D          cpu (default) | cuda | cuda:N
+  --workers N         data loader threads (default 1)
+  --sample-every N    sample grid every N steps (default 500)
+  --checkpoint-every N  checkpoint every N steps (default 1000)
+  --resume            continue the run in --out from its checkpoint`;
+
+function int(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new FacesrError(`Expected positive integer for ${name} but received '${v}'`);
+  return n;
+}
+function num(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0)
+    throw new FacesrError(`Expected non-negative number for ${name} but received '${v}'`);
+  return n;
+}
+
+export async function trainCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      hr: { type: 'string' },
+      lr: { type: 'string' },
+      out: { type: 'string' },
+      mode: { type: 'string' },
+      preset: { type: 'string' },
+      fan: { type: 'string' },
+      'lambda-hm': { type: 'string' },
+      steps: { type: 'string' },
+      batch: { type: 'string' },
+      lr0: { type: 'string' },
+      seed: { type: 'string' },
+      threads: { type: 'string' },
+      device: { type: 'string' },
+      workers: { type: 'string' },
+      'sample-every': { type: 'string' },
+      'checkpoint-every': { type: 'string' },
+      resume: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(TRAIN_HELP);
+    return 0;
+  }
+  if (!values.hr) throw new FacesrError('Missing --hr DIR (high-resolution faces)');
+  if (!values.out) throw new FacesrError('Missing --out DIR (the run folder)');
+  const mode = (values.mode ?? 'full') as TrainMode;
+  if (!TRAIN_MODES.includes(mode))
+    throw new FacesrError(
+      `Expected one of ${TRAIN_MODES.join(', ')} for --mode but received '${values.mode}'`,
+    );
+  const presetName = values.preset ?? 'cpu';
+  if (presetName !== 'cpu' && presetName !== 'paper')
+    throw new FacesrError(`Expected cpu or paper for --preset but received '${presetName}'`);
+  const device = values.device ?? 'cpu';
+  if (!/^(cpu|cuda(:\d+)?)$/.test(device))
+    throw new FacesrError(`Expected cpu, cuda or cuda:N for --device but received '${device}'`);
+  const { train } = await import('../train/run.js');
+  const r = await train({
+    hr: values.hr,
+    lr: values.lr,
+    out: values.out,
+    mode,
+    preset: presetName,
+    fan: values.fan,
+    weights:
+      values['lambda-hm'] !== undefined
+        ? { lambdaHm: num(values['lambda-hm'], '--lambda-hm', 10) }
+        : undefined,
+    steps: int(values.steps, '--steps', 20000),
+    batchSize: int(values.batch, '--batch', 16),
+    lr0: num(values.lr0, '--lr0', 1e-4),
+    seed: values.seed === undefined ? 2020 : int(values.seed, '--seed', 2020),
+    threads: values.threads === undefined ? undefined : int(values.threads, '--threads', 1),
+    device: device as 'cpu',
+    workers: values.workers === undefined ? undefined : int(values.workers, '--workers', 1),
+    sampleEvery: int(values['sample-every'], '--sample-every', 500),
+    checkpointEvery: int(values['checkpoint-every'], '--checkpoint-every', 1000),
+    resume: values.resume ?? false,
+  });
+  console.log(
+    `facesr train: ${r.stopped} at step ${r.step} in ${r.seconds.toFixed(0)} s; checkpoint ${r.checkpoint}`,
+  );
+  return r.stopped === 'nan' ? 1 : 0;
+}
