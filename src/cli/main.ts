@@ -10,6 +10,7 @@ Usage: facesr <command> [options]
 
 Commands:
   doctor            check the engine: libtorch version, threads, CUDA, addon path, a tiny conv
+  data harvest      cut real low-resolution faces out of photos into a training set
   help              this text
 
 Options for every command:
@@ -62,8 +63,12 @@ async function main(argv: string[]): Promise<number> {
       console.log(values.json ? JSON.stringify(r, null, 2) : formatDoctor(r));
       return r.ok ? 0 : 1;
     }
+    case 'data': {
+      const { dataCommand } = await import('./data.js');
+      return dataCommand(rest);
+    }
     default:
-      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, help.`);
+      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, data, help.`);
       return 2;
   }
 }
