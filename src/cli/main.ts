@@ -11,6 +11,7 @@ Usage: facesr <command> [options]
 Commands:
   doctor            check the engine: libtorch version, threads, CUDA, addon path, a tiny conv
   data harvest      cut real low-resolution faces out of photos into a training set
+  train             train the semi-cycled GAN (restoration network) on HR and real LR faces
   help              this text
 
 Options for every command:
@@ -63,12 +64,16 @@ async function main(argv: string[]): Promise<number> {
       console.log(values.json ? JSON.stringify(r, null, 2) : formatDoctor(r));
       return r.ok ? 0 : 1;
     }
+    case 'train': {
+      const { trainCommand } = await import('./train.js');
+      return trainCommand(rest);
+    }
     case 'data': {
       const { dataCommand } = await import('./data.js');
       return dataCommand(rest);
     }
     default:
-      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, data, help.`);
+      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, data, train, help.`);
       return 2;
   }
 }
