@@ -37,7 +37,7 @@ function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
   }
 }
 
-let isTensor: (v: unknown) => v is Tensor = (v): v is Tensor => false;
+let isTensor: (v: unknown) => v is Tensor = (_v): _v is Tensor => false;
 /** Wired by tensor.ts to avoid an import cycle. */
 export function setTensorCheck(fn: (v: unknown) => v is Tensor): void {
   isTensor = fn;
