@@ -1,6 +1,13 @@
 // `npm run bench -- engine`: the tensor engine against PyTorch on an SR-style network (forward
 // without grad, and a full Adam training step), plus RSS over a long training loop.
 // Method and conventions: docs/benchmarks.md.
+//
+// Reading the numbers: on VMs like ours, glibc's heap trimming (freed tensor memory handed back to
+// the kernel, then faulted in again at ~10-50 us per 4 KiB page) can dominate a step, on either side
+// and by luck of heap layout; the "minor page faults per iteration" line shows when it happened. To
+// compare the engines without it, run both sides with the same malloc settings, e.g.
+//   MALLOC_TRIM_THRESHOLD_=4294967296 MALLOC_MMAP_THRESHOLD_=33554432 npm run bench -- engine
+// (the peer inherits them; --peer-malloc-defaults gives the peer glibc's defaults instead).
 import path from 'node:path';
 import {
   Tensor,
