@@ -16,11 +16,11 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { F, Tensor, getNumThreads, manualSeed, randn, setNumThreads, tidy } from '../src/tensor/index.js';
-import { Conv2d, Module, PixelShuffle, ReLU, Sequential, type Layer } from '../src/nn/index.js';
 import { Adam } from '../src/optim/index.js';
 import { type FAN, buildModel, preset } from '../src/models/index.js';
 import { SemiCycleTrainer, buildNetworks } from '../src/train/scgan.js';
 import { DataLoader, ImageFolderDataset } from '../src/data/index.js';
+import { makeSrNet, turn } from './lib/srnet.js';
 import { cores, cpuModel, round, stats } from './lib/common.js';
 
 const DATA = process.env.FACESR_DATA ?? '/work/shared/data';
@@ -72,37 +72,8 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-// ---- the training stand-in (same network as bench/engine.ts) ----
-class ResBlock extends Module implements Layer {
-  readonly body: Sequential;
-  constructor(c: number) {
-    super();
-    this.body = this.registerModule(
-      'body',
-      new Sequential(new Conv2d(c, c, 3, { padding: 1 }), new ReLU(), new Conv2d(c, c, 3, { padding: 1 })),
-    );
-  }
-  forward(x: Tensor): Tensor {
-    const r = this.body.forward(x);
-    const y = x.add(r);
-    r.dispose();
-    return y;
-  }
-}
-
-function makeNet(): Sequential {
-  const layers: (Module & Layer)[] = [new Conv2d(3, 64, 3, { padding: 1 })];
-  for (let i = 0; i < 8; i++) layers.push(new ResBlock(64));
-  for (let i = 0; i < 2; i++)
-    layers.push(new Conv2d(64, 256, 3, { padding: 1 }), new PixelShuffle(2), new ReLU());
-  layers.push(new Conv2d(64, 3, 3, { padding: 1 }));
-  return new Sequential(...layers);
-}
-
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 function trainer(): (lr: Tensor, hr: Tensor) => number {
-  const net = makeNet();
+  const net = makeSrNet();
   const opt = new Adam(net.parameters(), { lr: 1e-4 });
   return (lr, hr) =>
     tidy(() => {

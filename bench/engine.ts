@@ -10,7 +10,6 @@
 // (the peer inherits them; --peer-malloc-defaults gives the peer glibc's defaults instead).
 import path from 'node:path';
 import {
-  Tensor,
   F,
   tidy,
   noGrad,
@@ -21,7 +20,7 @@ import {
   liveTensors,
   engineInfo,
 } from '../src/tensor/index.js';
-import { Module, Conv2d, ReLU, PixelShuffle, Sequential, type Layer } from '../src/nn/index.js';
+import { makeSrNet, turn } from './lib/srnet.js';
 import { Adam } from '../src/optim/index.js';
 import { PythonPeer, cores, cpuModel, fmtMs, repoRoot, round, stats, type Stats } from './lib/common.js';
 
@@ -82,35 +81,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-class ResBlock extends Module implements Layer {
-  readonly body: Sequential;
-  constructor(c: number) {
-    super();
-    this.body = this.registerModule(
-      'body',
-      new Sequential(new Conv2d(c, c, 3, { padding: 1 }), new ReLU(), new Conv2d(c, c, 3, { padding: 1 })),
-    );
-  }
-  forward(x: Tensor): Tensor {
-    const r = this.body.forward(x);
-    const y = x.add(r);
-    r.dispose();
-    return y;
-  }
-}
-
-/** conv 3->64; 8 residual blocks; 2 x (conv 64->256, pixel shuffle x2, relu); conv 64->3. */
-function makeNet(): Sequential {
-  const layers: (Module & Layer)[] = [new Conv2d(3, 64, 3, { padding: 1 })];
-  for (let i = 0; i < 8; i++) layers.push(new ResBlock(64));
-  for (let i = 0; i < 2; i++)
-    layers.push(new Conv2d(64, 256, 3, { padding: 1 }), new PixelShuffle(2), new ReLU());
-  layers.push(new Conv2d(64, 3, 3, { padding: 1 }));
-  return new Sequential(...layers);
-}
-
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   setNumThreads(THREADS);
@@ -132,7 +102,7 @@ export async function main(argv: string[]): Promise<void> {
       : `malloc: ${mallocLine} (both sides)`,
   );
 
-  const net = makeNet();
+  const net = makeSrNet();
   const params = net.parameters();
   const opt = new Adam(params, { lr: LR });
   const x = randn([BATCH, 3, 16, 16]);

@@ -169,20 +169,22 @@ export interface BatchNormOptions {
   trackRunningStats?: boolean;
 }
 
-export class BatchNorm2d extends Module implements Layer {
+/** Shared state of BatchNorm2d and InstanceNorm2d: affine parameters and running statistics. */
+abstract class RunningNorm extends Module implements Layer {
   readonly eps: number;
   readonly momentum: number;
   readonly trackRunningStats: boolean;
   constructor(
     readonly numFeatures: number,
-    o: BatchNormOptions = {},
+    o: BatchNormOptions,
+    defaults: { affine: boolean; trackRunningStats: boolean },
   ) {
     super();
     checkInt(numFeatures, 'numFeatures', 1);
     this.eps = o.eps ?? 1e-5;
     this.momentum = o.momentum ?? 0.1;
-    this.trackRunningStats = o.trackRunningStats ?? true;
-    if (o.affine ?? true) {
+    this.trackRunningStats = o.trackRunningStats ?? defaults.trackRunningStats;
+    if (o.affine ?? defaults.affine) {
       this.registerParameter('weight', ones([numFeatures]));
       this.registerParameter('bias', zeros([numFeatures]));
     }
@@ -191,55 +193,39 @@ export class BatchNorm2d extends Module implements Layer {
       this.registerBuffer('running_var', ones([numFeatures]));
       this.registerBuffer('num_batches_tracked', tensor(0, { dtype: 'int64' }), true, true);
     }
+  }
+  /** Parameters and buffers in the form F.batchNorm / F.instanceNorm take them. */
+  protected normArgs(): F.NormOptions {
+    return {
+      weight: this.hasParam('weight') ? this.param('weight') : null,
+      bias: this.hasParam('bias') ? this.param('bias') : null,
+      runningMean: this.trackRunningStats ? this.buffer('running_mean') : null,
+      runningVar: this.trackRunningStats ? this.buffer('running_var') : null,
+      momentum: this.momentum,
+      eps: this.eps,
+    };
+  }
+  abstract forward(x: Tensor): Tensor;
+}
+
+export class BatchNorm2d extends RunningNorm {
+  constructor(numFeatures: number, o: BatchNormOptions = {}) {
+    super(numFeatures, o, { affine: true, trackRunningStats: true });
   }
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4)
       throw new ArgumentError(`BatchNorm2d: expected 4-d input but received [${x.shape.join(', ')}]`);
-    const useBatch = this.training || !this.trackRunningStats;
     if (this.training && this.trackRunningStats) noGrad(() => this.buffer('num_batches_tracked').add_(1));
-    return F.batchNorm(x, useBatch, {
-      weight: this.hasParam('weight') ? this.param('weight') : null,
-      bias: this.hasParam('bias') ? this.param('bias') : null,
-      runningMean: this.trackRunningStats ? this.buffer('running_mean') : null,
-      runningVar: this.trackRunningStats ? this.buffer('running_var') : null,
-      momentum: this.momentum,
-      eps: this.eps,
-    });
+    return F.batchNorm(x, this.training || !this.trackRunningStats, this.normArgs());
   }
 }
 
-export class InstanceNorm2d extends Module implements Layer {
-  readonly eps: number;
-  readonly momentum: number;
-  readonly trackRunningStats: boolean;
-  constructor(
-    readonly numFeatures: number,
-    o: BatchNormOptions = {},
-  ) {
-    super();
-    this.eps = o.eps ?? 1e-5;
-    this.momentum = o.momentum ?? 0.1;
-    this.trackRunningStats = o.trackRunningStats ?? false;
-    if (o.affine ?? false) {
-      this.registerParameter('weight', ones([numFeatures]));
-      this.registerParameter('bias', zeros([numFeatures]));
-    }
-    if (this.trackRunningStats) {
-      this.registerBuffer('running_mean', zeros([numFeatures]));
-      this.registerBuffer('running_var', ones([numFeatures]));
-      this.registerBuffer('num_batches_tracked', tensor(0, { dtype: 'int64' }), true, true);
-    }
+export class InstanceNorm2d extends RunningNorm {
+  constructor(numFeatures: number, o: BatchNormOptions = {}) {
+    super(numFeatures, o, { affine: false, trackRunningStats: false });
   }
   forward(x: Tensor): Tensor {
-    return F.instanceNorm(x, {
-      weight: this.hasParam('weight') ? this.param('weight') : null,
-      bias: this.hasParam('bias') ? this.param('bias') : null,
-      runningMean: this.trackRunningStats ? this.buffer('running_mean') : null,
-      runningVar: this.trackRunningStats ? this.buffer('running_var') : null,
-      useInputStats: this.training || !this.trackRunningStats,
-      momentum: this.momentum,
-      eps: this.eps,
-    });
+    return F.instanceNorm(x, { ...this.normArgs(), useInputStats: this.training || !this.trackRunningStats });
   }
 }
 
