@@ -29,7 +29,6 @@ reference of the formula documented in src/data/degrade.ts.
 import json
 import math
 import os
-import struct
 
 import numpy as np
 import torch
@@ -40,28 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT_DIR = os.path.join(HERE, '..', 'tests', 'fixtures')
 CELEBA = os.path.join(HERE, '..', '..', 'shared', 'data', 'hr', 'celeba')
 
-DTYPES = {torch.float32: 'F32', torch.uint8: 'U8'}
-
-
-def write_safetensors(path, tensors, metadata):
-    """Minimal safetensors writer: u64 LE header length, JSON header, raw LE data."""
-    header = {'__metadata__': metadata}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        data = t.numpy().tobytes()
-        header[name] = {'dtype': DTYPES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    hbytes = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    hbytes += b' ' * ((8 - len(hbytes) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(hbytes)))
-        f.write(hbytes)
-        for b in blobs:
-            f.write(b)
-    return 8 + len(hbytes) + offset
+from st_writer import write_safetensors  # noqa: E402
 
 
 def load(name):

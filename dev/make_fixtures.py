@@ -21,7 +21,6 @@ each op name to the equivalent torch call, and tests/tensor-golden.test.ts maps 
 
 import json
 import os
-import struct
 import sys
 
 import torch
@@ -29,35 +28,7 @@ import torch.nn.functional as F
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'fixtures')
 
-DTYPES = {
-    torch.float32: 'F32',
-    torch.float64: 'F64',
-    torch.float16: 'F16',
-    torch.int64: 'I64',
-    torch.int32: 'I32',
-    torch.uint8: 'U8',
-    torch.bool: 'BOOL',
-}
-
-
-def write_safetensors(path, tensors, metadata):
-    """Minimal safetensors writer: u64 LE header length, JSON header, raw LE data (8-byte aligned)."""
-    header = {'__metadata__': metadata}
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        data = t.numpy().tobytes()  # numpy on x86: little-endian
-        header[name] = {'dtype': DTYPES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    hbytes = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    hbytes += b' ' * ((8 - len(hbytes) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(hbytes)))
-        f.write(hbytes)
-        for b in blobs:
-            f.write(b)
+from st_writer import write_safetensors  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,52 +26,13 @@ Deterministic: the same torch build writes byte-identical files (seeded, one thr
 import json
 import math
 import os
-import struct
 
 import torch
 import torch.nn as nn
 
 OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests', 'fixtures')
 
-DTYPES = {
-    torch.float32: 'F32',
-    torch.float64: 'F64',
-    torch.float16: 'F16',
-    torch.bfloat16: 'BF16',
-    torch.int64: 'I64',
-    torch.int32: 'I32',
-    torch.uint8: 'U8',
-    torch.bool: 'BOOL',
-}
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: write the raw 16-bit patterns
-        t = t.view(torch.int16)
-    return t.numpy().tobytes()  # little-endian on x86 / arm64
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """safetensors: u64 LE header length, JSON header {name: {dtype, shape, data_offsets}}, raw data."""
-    header = {}
-    if metadata:
-        header['__metadata__'] = metadata
-    blobs = []
-    offset = 0
-    for name, t in tensors.items():
-        data = tensor_bytes(t)
-        header[name] = {'dtype': DTYPES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    hbytes = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    hbytes += b' ' * ((8 - len(hbytes) % 8) % 8)  # data starts 8-byte aligned
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(hbytes)))
-        f.write(hbytes)
-        for b in blobs:
-            f.write(b)
-    print(f'wrote {os.path.relpath(path)} ({8 + len(hbytes) + offset} bytes, {len(tensors)} tensors)')
+from st_writer import write_safetensors  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,7 +167,7 @@ def module_fixtures():
             tensors[f'{cid}/after/{k}'] = v.clone()
         cases.append({'id': cid, 'phases': phases, 'keys': keys, 'params': params, 'inputs': shapes})
     meta = {'cases': json.dumps(cases), 'torch': torch.__version__}
-    write_safetensors(os.path.join(OUT_DIR, 'nn_modules.safetensors'), tensors, meta)
+    write_safetensors(os.path.join(OUT_DIR, 'nn_modules.safetensors'), tensors, meta, verbose=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,7 +268,7 @@ def optim_fixtures():
         ),
         'torch': torch.__version__,
     }
-    write_safetensors(os.path.join(OUT_DIR, 'nn_optim.safetensors'), tensors, meta)
+    write_safetensors(os.path.join(OUT_DIR, 'nn_optim.safetensors'), tensors, meta, verbose=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,7 +290,7 @@ def pywriter_fixture():
         'empty': torch.zeros(0, 3),
     }
     meta = {'writer': 'dev/make_nn_fixtures.py', 'note': 'ünïcode ok'}
-    write_safetensors(os.path.join(OUT_DIR, 'nn_pywriter.safetensors'), tensors, meta)
+    write_safetensors(os.path.join(OUT_DIR, 'nn_pywriter.safetensors'), tensors, meta, verbose=True)
 
 
 if __name__ == '__main__':
