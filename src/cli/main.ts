@@ -12,6 +12,7 @@ Commands:
   doctor            check the engine: libtorch version, threads, CUDA, addon path, a tiny conv
   data harvest      cut real low-resolution faces out of photos into a training set
   train             train the semi-cycled GAN (restoration network) on HR and real LR faces
+  train-fan         train the face alignment network on 68-point landmark faces, report NME
   help              this text
 
 Options for every command:
@@ -68,12 +69,16 @@ async function main(argv: string[]): Promise<number> {
       const { trainCommand } = await import('./train.js');
       return trainCommand(rest);
     }
+    case 'train-fan': {
+      const { trainFanCommand } = await import('./trainfan.js');
+      return trainFanCommand(rest);
+    }
     case 'data': {
       const { dataCommand } = await import('./data.js');
       return dataCommand(rest);
     }
     default:
-      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, data, train, help.`);
+      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, data, train, train-fan, help.`);
       return 2;
   }
 }
