@@ -2,7 +2,8 @@
 at the paper sizes, written in PyTorch from docs/method.md section 2 (not from facesr's code).
 
 The weights are not stored (R alone is 62 MB): both sides compute them from one formula, see
-formula_state_dict. The fixture holds the inputs, PyTorch's eval-mode outputs and (metadata) each
+formula_state_dict. The fixture holds the inputs, PyTorch's eval-mode outputs, one train-mode forward each
+of R and D_L (output, BatchNorm running stats / spectral-norm u after it) and (metadata) each
 network's state-dict keys in PyTorch's order.
 
 Run: /usr/bin/python3 dev/make_model_fixtures.py   (torch 1.13)
@@ -228,6 +229,13 @@ def main():
         meta['r_keys'] = json.dumps(list(r.state_dict().keys()))
         sr = r(lr)
         out['r_out'] = sr
+        # Train mode: BatchNorm normalises with batch statistics and updates its running stats.
+        # Every other pixel of the output keeps the fixture small.
+        r.train()
+        out['r_out_train_sub2'] = r(lr)[:, :, ::2, ::2].contiguous()
+        for k, v in r.state_dict().items():
+            if 'running' in k:
+                out[f'r_train_state.{k}'] = v
         del r
         df = load_formula(DF())
         print('DF params', sum(p.numel() for p in df.parameters()))
@@ -239,7 +247,15 @@ def main():
         print('D16 params', sum(p.numel() for p in d.parameters()))
         meta['d16_keys'] = json.dumps(list(d.state_dict().keys()))
         out['d16_out'] = d(lr)
+        # Train mode: one power iteration per spectral-norm layer updates u and v, then sigma.
+        d.train()
+        out['d16_out_train'] = d(lr)
+        for k, v in d.state_dict().items():
+            if k.endswith('weight_u'):
+                out[f'd16_train_state.{k}'] = v
     for k, v in out.items():
+        if 'state.' in k:
+            continue
         print(k, list(v.shape), f'mean {v.mean().item():.5f} std {v.std().item():.5f}')
     write_safetensors(OUT, out, metadata=meta, verbose=True)
 

@@ -2,8 +2,10 @@
 // registry's errors, and golden outputs of R, DF and D_L at the paper sizes against PyTorch 1.13
 // modules written from docs/method.md section 2 (dev/make_model_fixtures.py).
 // The golden weights are not stored: both sides compute them from one formula (formulaStateDict, the
-// same as formula_state_dict in the dev script). The fixture holds the inputs and PyTorch's eval-mode
-// outputs. Tolerance: |a - b| <= max(1e-4, 1e-4 * |ref|) elementwise (outputs are O(1)).
+// same as formula_state_dict in the dev script). The fixture holds the inputs, PyTorch's eval-mode
+// outputs, and one train-mode forward of R and D_L (output; BatchNorm running stats / SN u after it).
+// Tolerance: |a - b| <= max(1e-4, 1e-4 * |ref|) elementwise (outputs are O(1)); the state-dict keys and
+// their order must equal PyTorch's.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -309,7 +311,30 @@ function fx(name: string): Tensor {
   return t;
 }
 
-function checkGolden(what: string, actual: Tensor, expected: Tensor): void {
+/** Compares the module's state-dict entries with the fixture's `${prefix}${key}` tensors. */
+function checkState(m: Module, prefix: string, what: string): void {
+  const sd = m.stateDict();
+  let n = 0;
+  let maxAbs = 0;
+  for (const [name, t] of golden) {
+    if (!name.startsWith(prefix)) continue;
+    const key = name.slice(prefix.length);
+    const own = sd.get(key);
+    assert.ok(own, `${what}: no ${key}`);
+    const s = assertClose(own, t.toFloat32Array(), {
+      rtol: RTOL,
+      atol: ATOL,
+      what: `${what}: ${key}`,
+      shape: t.shape,
+    });
+    maxAbs = Math.max(maxAbs, s.maxAbs);
+    n++;
+  }
+  assert.ok(n > 0, `${what}: no ${prefix}* tensors in the fixture`);
+  console.log(`${what} (${n} tensors): max |facesr - torch| = ${maxAbs.toExponential(3)}`);
+}
+
+function checkGolden(what: string, actual: Tensor | Float32Array, expected: Tensor): void {
   const s = assertClose(actual, expected.toFloat32Array(), {
     rtol: RTOL,
     atol: ATOL,
@@ -321,12 +346,24 @@ function checkGolden(what: string, actual: Tensor, expected: Tensor): void {
   );
 }
 
-test('golden: paper R (G_RLS) with the formula weights matches PyTorch in eval mode', () => {
+test('golden: paper R (G_RLS) with the formula weights matches PyTorch in eval and train mode', () => {
   withModel(
     () => new Restoration(preset('paper').R),
     (m) => {
       loadFormula(m, 'r_keys');
       use((m as Restoration).forward(fx('lr')), (y) => checkGolden('R eval [2,3,64,64]', y, fx('r_out')));
+      // Train mode: BatchNorm uses the batch statistics and updates its running stats.
+      m.train();
+      use((m as Restoration).forward(fx('lr')), (y) => {
+        const [n, c, h, w] = y.shape as [number, number, number, number];
+        const full = y.toFloat32Array();
+        const sub = new Float32Array(n * c * (h / 2) * (w / 2));
+        let j = 0;
+        for (let p = 0; p < n * c; p++)
+          for (let r = 0; r < h; r += 2) for (let q = 0; q < w; q += 2) sub[j++] = full[(p * h + r) * w + q]!;
+        checkGolden('R train [2,3,64,64] (every other pixel)', sub, fx('r_out_train_sub2'));
+      });
+      checkState(m, 'r_train_state.', 'R running stats after one train forward');
     },
   );
 });
@@ -344,7 +381,7 @@ test('golden: paper DF (G_DHL) with the formula weights matches PyTorch in eval 
   );
 });
 
-test('golden: paper D_L (16x16, spectral norm) with the formula weights matches PyTorch in eval mode', () => {
+test('golden: paper D_L (16x16, spectral norm) with the formula weights matches PyTorch in eval and train mode', () => {
   withModel(
     () => new Discriminator(preset('paper').DL),
     (m) => {
@@ -352,6 +389,10 @@ test('golden: paper D_L (16x16, spectral norm) with the formula weights matches 
       // Known leak: SpectralNorm's computed weight (WeightedLayer.weight()) is not freed by Conv2d/Linear
       // forward, one tensor per layer per call outside a tidy(); training runs inside one.
       tidy(() => checkGolden('D16 eval [2,1]', (m as Discriminator).forward(fx('lr')), fx('d16_out')));
+      // Train mode: one power iteration per layer updates u and v before sigma is taken.
+      m.train();
+      tidy(() => checkGolden('D16 train [2,1]', (m as Discriminator).forward(fx('lr')), fx('d16_out_train')));
+      checkState(m, 'd16_train_state.', 'D16 spectral-norm u after one train forward');
     },
   );
 });
