@@ -9,15 +9,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import {
-  fromTypedArray,
-  liveTensors,
-  manualSeed,
-  noGrad,
-  randn,
-  tidy,
-  type Tensor,
-} from '../src/tensor/index.js';
+import { fromTypedArray, liveTensors, manualSeed, noGrad, randn, type Tensor } from '../src/tensor/index.js';
 import { readSafetensorsSync } from '../src/io/index.js';
 import type { Module } from '../src/nn/index.js';
 import {
@@ -74,8 +66,7 @@ function forwardShapes(p: MethodNetworks, name: (typeof NETS)[number], m: Module
   }
   if (name === 'DL' || name === 'DH') {
     const s = p[name].inputSize;
-    // tidy: outside one, each spectral-norm layer's computed weight outlives the forward (see below).
-    return tidy(() => [(m as Discriminator).forward(randn([2, 3, s, s])).shape]);
+    return use(randn([2, 3, s, s]), (x) => use((m as Discriminator).forward(x), (y) => [y.shape]));
   }
   return use(randn([2, 3, 64, 64]), (x) => {
     const outs = (m as FAN).forward(x);
@@ -386,12 +377,13 @@ test('golden: paper D_L (16x16, spectral norm) with the formula weights matches 
     () => new Discriminator(preset('paper').DL),
     (m) => {
       loadFormula(m, 'd16_keys');
-      // Known leak: SpectralNorm's computed weight (WeightedLayer.weight()) is not freed by Conv2d/Linear
-      // forward, one tensor per layer per call outside a tidy(); training runs inside one.
-      tidy(() => checkGolden('D16 eval [2,1]', (m as Discriminator).forward(fx('lr')), fx('d16_out')));
+      // No tidy(): withModel also checks that the spectral-norm layers free their computed weights.
+      use((m as Discriminator).forward(fx('lr')), (y) => checkGolden('D16 eval [2,1]', y, fx('d16_out')));
       // Train mode: one power iteration per layer updates u and v before sigma is taken.
       m.train();
-      tidy(() => checkGolden('D16 train [2,1]', (m as Discriminator).forward(fx('lr')), fx('d16_out_train')));
+      use((m as Discriminator).forward(fx('lr')), (y) =>
+        checkGolden('D16 train [2,1]', y, fx('d16_out_train')),
+      );
       checkState(m, 'd16_train_state.', 'D16 spectral-norm u after one train forward');
     },
   );

@@ -20,6 +20,15 @@ export abstract class WeightedLayer extends Module implements Layer {
   weight(): Tensor {
     return this.weightProvider ? this.weightProvider.weight() : this.param('weight');
   }
+  /** Runs fn with weight(), freeing a computed (spectral-norm) weight afterwards; autograd keeps its own reference. */
+  protected withWeight<T>(fn: (w: Tensor) => T): T {
+    const w = this.weight();
+    try {
+      return fn(w);
+    } finally {
+      if (this.weightProvider) w.dispose();
+    }
+  }
   /** Replaces the weight parameter by a computed one: renames it and registers the provider's buffers. */
   reparametrize(provider: WeightProvider, newName: string, buffers: Record<string, Tensor>): void {
     if (this.weightProvider)
@@ -87,20 +96,24 @@ export class Conv2d extends WeightedLayer {
     if (this.paddingMode !== 'zeros' && (this.padding[0] || this.padding[1])) {
       const [ph, pw] = this.padding as [number, number];
       const padded = F.pad(x, [pw, pw, ph, ph], this.paddingMode);
-      const y = F.conv2d(padded, this.weight(), b, {
-        stride: this.stride as [number, number],
-        dilation: this.dilation as [number, number],
-        groups: this.groups,
-      });
+      const y = this.withWeight((w) =>
+        F.conv2d(padded, w, b, {
+          stride: this.stride as [number, number],
+          dilation: this.dilation as [number, number],
+          groups: this.groups,
+        }),
+      );
       padded.dispose();
       return y;
     }
-    return F.conv2d(x, this.weight(), b, {
-      stride: this.stride as [number, number],
-      padding: this.padding as [number, number],
-      dilation: this.dilation as [number, number],
-      groups: this.groups,
-    });
+    return this.withWeight((w) =>
+      F.conv2d(x, w, b, {
+        stride: this.stride as [number, number],
+        padding: this.padding as [number, number],
+        dilation: this.dilation as [number, number],
+        groups: this.groups,
+      }),
+    );
   }
 }
 
@@ -132,13 +145,15 @@ export class ConvTranspose2d extends WeightedLayer {
     return 1;
   }
   forward(x: Tensor): Tensor {
-    return F.convTranspose2d(x, this.weight(), this.hasParam('bias') ? this.param('bias') : null, {
-      stride: this.stride as [number, number],
-      padding: this.padding as [number, number],
-      outputPadding: this.outputPadding as [number, number],
-      dilation: this.dilation as [number, number],
-      groups: this.groups,
-    });
+    return this.withWeight((w) =>
+      F.convTranspose2d(x, w, this.hasParam('bias') ? this.param('bias') : null, {
+        stride: this.stride as [number, number],
+        padding: this.padding as [number, number],
+        outputPadding: this.outputPadding as [number, number],
+        dilation: this.dilation as [number, number],
+        groups: this.groups,
+      }),
+    );
   }
 }
 
@@ -158,7 +173,7 @@ export class Linear extends WeightedLayer {
     defaultLayerInit(w, b);
   }
   forward(x: Tensor): Tensor {
-    return F.linear(x, this.weight(), this.hasParam('bias') ? this.param('bias') : null);
+    return this.withWeight((w) => F.linear(x, w, this.hasParam('bias') ? this.param('bias') : null));
   }
 }
 
