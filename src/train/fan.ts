@@ -83,6 +83,8 @@ export interface TrainFanOptions {
   logEvery?: number;
   checkpointEvery?: number;
   resume?: boolean;
+  /** Stop after this step with a checkpoint, as Ctrl-C would (a budgeted session; tests of resume). */
+  stopAfter?: number;
   /** Skip the final evaluation (tests). */
   evaluate?: boolean;
   /** Quiet progress (tests). */
@@ -409,6 +411,7 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
       }
       progress?.update(step, rec, ['loss']);
       if (step % 500 === 0) await writeLossCurves(path.join(o.out, 'losses'), history);
+      if (o.stopAfter !== undefined && step >= o.stopAfter) interrupted = true;
       if (step % (o.checkpointEvery ?? 500) === 0 || step === o.steps || interrupted) await save();
       if (interrupted) {
         stopped = 'interrupted';
