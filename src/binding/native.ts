@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { NativeLoadError } from '../core/errors.js';
 
@@ -332,3 +333,10 @@ function load(): Native {
 }
 
 export const native: Native = load();
+
+// Debian's libtorch starts with one intra-op thread; use every core unless the user chose
+// (OMP_NUM_THREADS / MKL_NUM_THREADS, or setNumThreads later).
+if (!process.env.OMP_NUM_THREADS && !process.env.MKL_NUM_THREADS) {
+  const cores = os.availableParallelism();
+  if (native.getNumThreads() < cores) native.setNumThreads(cores);
+}
