@@ -96,6 +96,22 @@ test('order and content are the same across runs and worker counts (0, 1, 2), sh
   assert.notDeepEqual(s.indices, a.indices);
 });
 
+test('startBatch resumes mid-run with exactly the batches an uninterrupted loader gives', async () => {
+  const opts = { shuffle: true, seed: 5, epochs: 3, augment: { flip: 0.5, rotate: 10 }, numWorkers: 1 };
+  const full = await run(opts);
+  assert.equal(full.indices.length, 15); // 37 items, batch 8: 5 batches per epoch, 3 epochs
+  for (const start of [0, 3, 7, 14]) {
+    const rest = await run({ ...opts, startBatch: start });
+    assert.deepEqual(rest.indices, full.indices.slice(start), `indices from batch ${start}`);
+    assert.deepEqual(rest.epochs, full.epochs.slice(start), `epochs from batch ${start}`);
+    assert.ok(
+      rest.bytes.every((b, i) => b.equals(full.bytes[start + i]!)),
+      `pixels from batch ${start}`,
+    );
+  }
+  assert.throws(() => new DataLoader(items, { batchSize: 8, startBatch: -1 }), /startBatch/);
+});
+
 test('without augmentation a batch holds exactly its items, in dataset order; dropLast; epochOrder', async () => {
   const loader = new DataLoader(items, { batchSize: 8, size: 8, dropLast: true, numWorkers: 2 });
   assert.equal(loader.batchesPerEpoch, 4);

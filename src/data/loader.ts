@@ -31,6 +31,11 @@ export interface LoaderOptions extends LoadOptions {
   dropLast?: boolean;
   /** Passes over the data (default 1; Infinity for endless). */
   epochs?: number;
+  /**
+   * Start at this global batch number (epoch * batchesPerEpoch + step), producing exactly the
+   * batches an uninterrupted loader would from there on: how a resumed training run continues.
+   */
+  startBatch?: number;
   /** Worker threads (default 2); 0 builds batches on the main thread (debugging). */
   numWorkers?: number;
   /** Batches built ahead of the consumer (default 4). */
@@ -119,6 +124,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.batchesPerEpoch = opts.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
     if (this.batchesPerEpoch === 0)
       throw new ArgumentError(`DataLoader: ${n} items make no full batch of ${this.batchSize} with dropLast`);
+    this.#nextId = this.#consumed = checkInt(opts.startBatch ?? 0, 'startBatch', 0);
     const points = (this.items[0]!.landmarks?.length ?? 0) / 2;
     this.items.forEach((it, i) => {
       if ((it.landmarks?.length ?? 0) / 2 !== points)

@@ -49,13 +49,6 @@ export interface TrainResult {
   seconds: number;
 }
 
-async function* endless(make: () => DataLoader): AsyncGenerator<LoaderBatch> {
-  for (;;) {
-    const l = make();
-    for await (const b of l) yield b;
-  }
-}
-
 /** Trains the semi-cycled GAN; resumable from `<out>/checkpoint.safetensors` with resume. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const t0 = performance.now();
@@ -131,33 +124,31 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     range: '-1,1' as const,
     device: o.device,
   };
-  const hrIter = endless(
-    () =>
-      new DataLoader(hrSet, {
+  // One endless loader per set, reshuffled every epoch from the seed; a resume starts at the saved
+  // step's batch, so it sees exactly the data an uninterrupted run would.
+  const fixed = { flip: 0.5, rotate: 0, scale: 0, shift: 0, brightness: 0, contrast: 0, saturation: 0 };
+  const hrLoader = new DataLoader(hrSet, {
+    ...common,
+    batchSize: bs,
+    size: 64,
+    seed,
+    augment: fixed,
+    epochs: Infinity,
+    startBatch: step,
+  });
+  const lrLoader = lrSet
+    ? new DataLoader(lrSet, {
         ...common,
         batchSize: bs,
-        size: 64,
-        seed,
-        augment: { flip: 0.5, rotate: 0, scale: 0, shift: 0, brightness: 0, contrast: 0, saturation: 0 },
-      }),
-  );
-  const lrIter = lrSet
-    ? endless(
-        () =>
-          new DataLoader(lrSet, {
-            ...common,
-            batchSize: bs,
-            size: 16,
-            seed: seed + 1,
-            augment: { flip: 0.5, rotate: 0, scale: 0, shift: 0, brightness: 0, contrast: 0, saturation: 0 },
-          }),
-      )
+        size: 16,
+        seed: seed + 1,
+        augment: fixed,
+        epochs: Infinity,
+        startBatch: step,
+      })
     : null;
-  // Resume: replay the data order up to the saved step (the loaders are deterministic).
-  for (let i = 0; i < step; i++) {
-    (await hrIter.next()).value?.dispose();
-    if (lrIter) (await lrIter.next()).value?.dispose();
-  }
+  const hrIter = hrLoader[Symbol.asyncIterator]();
+  const lrIter = lrLoader ? lrLoader[Symbol.asyncIterator]() : null;
 
   let interrupted = false;
   const onSig = () => {
