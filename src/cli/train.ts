@@ -1,6 +1,7 @@
 // `facesr train`: command-line front of src/train/run.ts.
 import { parseArgs } from 'node:util';
 import { FacesrError } from '../core/errors.js';
+import { intOption, numOption, presetOption, deviceOption } from './args.js';
 import { TRAIN_MODES, type TrainMode } from '../train/scgan.js';
 
 export const TRAIN_HELP = `Usage: facesr train --hr DIR [--lr DIR] --out DIR [options]
@@ -26,21 +27,6 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
   --sample-every N    sample grid every N steps (default 500)
   --checkpoint-every N  checkpoint every N steps (default 1000)
   --resume            continue the run in --out from its checkpoint`;
-
-function int(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new FacesrError(`Expected positive integer for ${name} but received '${v}'`);
-  return n;
-}
-function num(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0)
-    throw new FacesrError(`Expected non-negative number for ${name} but received '${v}'`);
-  return n;
-}
 
 export async function trainCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -77,12 +63,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     throw new FacesrError(
       `Expected one of ${TRAIN_MODES.join(', ')} for --mode but received '${values.mode}'`,
     );
-  const presetName = values.preset ?? 'cpu';
-  if (presetName !== 'cpu' && presetName !== 'paper')
-    throw new FacesrError(`Expected cpu or paper for --preset but received '${presetName}'`);
-  const device = values.device ?? 'cpu';
-  if (!/^(cpu|cuda(:\d+)?)$/.test(device))
-    throw new FacesrError(`Expected cpu, cuda or cuda:N for --device but received '${device}'`);
+  const presetName = presetOption(values.preset);
+  const device = deviceOption(values.device);
   const { train } = await import('../train/run.js');
   const r = await train({
     hr: values.hr,
@@ -93,17 +75,17 @@ export async function trainCommand(args: string[]): Promise<number> {
     fan: values.fan,
     weights:
       values['lambda-hm'] !== undefined
-        ? { lambdaHm: num(values['lambda-hm'], '--lambda-hm', 10) }
+        ? { lambdaHm: numOption(values['lambda-hm'], '--lambda-hm', 10) }
         : undefined,
-    steps: int(values.steps, '--steps', 20000),
-    batchSize: int(values.batch, '--batch', 16),
-    lr0: num(values.lr0, '--lr0', 1e-4),
-    seed: values.seed === undefined ? 2020 : int(values.seed, '--seed', 2020),
-    threads: values.threads === undefined ? undefined : int(values.threads, '--threads', 1),
+    steps: intOption(values.steps, '--steps', 20000),
+    batchSize: intOption(values.batch, '--batch', 16),
+    lr0: numOption(values.lr0, '--lr0', 1e-4),
+    seed: values.seed === undefined ? 2020 : intOption(values.seed, '--seed', 2020),
+    threads: values.threads === undefined ? undefined : intOption(values.threads, '--threads', 1),
     device: device as 'cpu',
-    workers: values.workers === undefined ? undefined : int(values.workers, '--workers', 1),
-    sampleEvery: int(values['sample-every'], '--sample-every', 500),
-    checkpointEvery: int(values['checkpoint-every'], '--checkpoint-every', 1000),
+    workers: values.workers === undefined ? undefined : intOption(values.workers, '--workers', 1),
+    sampleEvery: intOption(values['sample-every'], '--sample-every', 500),
+    checkpointEvery: intOption(values['checkpoint-every'], '--checkpoint-every', 1000),
     resume: values.resume ?? false,
   });
   console.log(

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { FacesrError } from '../core/errors.js';
+import { intOption, numOption, presetOption, deviceOption } from './args.js';
 
 export const TRAIN_FAN_HELP = `Usage: facesr train-fan --data DIR --out DIR [options]
 
@@ -24,21 +25,6 @@ reduced x4 then bicubic up-sampled, for the given test split and an identity-dis
   --workers N         data loader threads (default 1)
   --checkpoint-every N  checkpoint every N steps (default 500)
   --resume            continue the run in --out from its checkpoint`;
-
-function int(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new FacesrError(`Expected positive integer for ${name} but received '${v}'`);
-  return n;
-}
-function num(v: string | undefined, name: string, dflt: number, max = Infinity): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0 || n > max)
-    throw new FacesrError(`Expected a number in [0, ${max}] for ${name} but received '${v}'`);
-  return n;
-}
 
 export async function trainFanCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -66,26 +52,22 @@ export async function trainFanCommand(args: string[]): Promise<number> {
   }
   if (!values.data) throw new FacesrError('Missing --data DIR (landmark set root, e.g. landmarks/ytf)');
   if (!values.out) throw new FacesrError('Missing --out DIR (the run folder)');
-  const presetName = values.preset ?? 'cpu';
-  if (presetName !== 'cpu' && presetName !== 'paper')
-    throw new FacesrError(`Expected cpu or paper for --preset but received '${presetName}'`);
-  const device = values.device ?? 'cpu';
-  if (!/^(cpu|cuda(:\d+)?)$/.test(device))
-    throw new FacesrError(`Expected cpu, cuda or cuda:N for --device but received '${device}'`);
+  const presetName = presetOption(values.preset);
+  const device = deviceOption(values.device);
   const { trainFan } = await import('../train/fan.js');
   const r = await trainFan({
     data: values.data,
     out: values.out,
-    steps: int(values.steps, '--steps', 20000),
-    batchSize: int(values.batch, '--batch', 32),
+    steps: intOption(values.steps, '--steps', 20000),
+    batchSize: intOption(values.batch, '--batch', 32),
     preset: presetName,
-    lr0: num(values.lr0, '--lr0', 1e-3),
-    holdout: num(values.holdout, '--holdout', 0.15, 0.9),
-    seed: values.seed === undefined ? 2020 : int(values.seed, '--seed', 2020),
-    threads: values.threads === undefined ? undefined : int(values.threads, '--threads', 1),
+    lr0: numOption(values.lr0, '--lr0', 1e-3),
+    holdout: numOption(values.holdout, '--holdout', 0.15, 0.9),
+    seed: values.seed === undefined ? 2020 : intOption(values.seed, '--seed', 2020),
+    threads: values.threads === undefined ? undefined : intOption(values.threads, '--threads', 1),
     device: device as 'cpu',
-    workers: values.workers === undefined ? undefined : int(values.workers, '--workers', 1),
-    checkpointEvery: int(values['checkpoint-every'], '--checkpoint-every', 500),
+    workers: values.workers === undefined ? undefined : intOption(values.workers, '--workers', 1),
+    checkpointEvery: intOption(values['checkpoint-every'], '--checkpoint-every', 500),
     resume: values.resume ?? false,
   });
   const m = r.metrics;

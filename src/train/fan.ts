@@ -8,7 +8,7 @@
 // stacks (intermediate supervision). Per sample, with probability degradeFraction (default 0.5) the
 // input is replaced by an LR version up-sampled back to 64 (bicubic, no antialias): one third each
 // x4 area, x4 bicubic (antialiased) and the 'realistic' degradation (blur, x4, noise, JPEG).
-import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,7 +42,7 @@ import {
 import { writeSafetensors } from '../io/index.js';
 import { landmarkHeatmaps, decodeHeatmaps } from '../models/fan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
-import { Progress, logJsonl, writeLossCurves } from './report.js';
+import { Progress, logJsonl, readHistory, writeLossCurves } from './report.js';
 
 /** Augmentation of the FAN's training faces (flip uses the 68-point mirror permutation FLIP_68). */
 export const FAN_AUGMENT: Required<Omit<AugmentOptions, 'flipPermutation'>> = {
@@ -487,23 +487,4 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
     JSON.stringify({ step, stopped, seconds: (performance.now() - t0) / 1000 }, null, 2),
   );
   return { step, stopped, checkpoint: ckpt, seconds: (performance.now() - t0) / 1000, losses, metrics };
-}
-
-/** Loss records of log.jsonl up to a step (for the curves after a resume). */
-async function readHistory(
-  file: string,
-  upTo: number,
-): Promise<{ step: number; losses: Record<string, number> }[]> {
-  if (!existsSync(file)) return [];
-  const out: { step: number; losses: Record<string, number> }[] = [];
-  for (const line of (await readFile(file, 'utf8')).split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const { step, time: _t, lr: _lr, ...losses } = JSON.parse(line) as Record<string, number>;
-      if (step! <= upTo) out.push({ step: step!, losses });
-    } catch {
-      // a torn last line after a crash carries nothing
-    }
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 // Training reports: a progress line, JSONL logs, sample grids and loss curves.
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import { F, tidy, cat, type Tensor, tensorToImage } from '../tensor/index.js';
 import { writeFileAtomic } from '../io/index.js';
@@ -34,6 +35,25 @@ export function fmtTime(s: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+}
+
+/** Loss records of log.jsonl up to a step (for the curves after a resume). */
+export async function readHistory(
+  file: string,
+  upTo: number,
+): Promise<{ step: number; losses: Record<string, number> }[]> {
+  if (!existsSync(file)) return [];
+  const out: { step: number; losses: Record<string, number> }[] = [];
+  for (const line of (await readFile(file, 'utf8')).split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const { step, time: _t, lr: _lr, ...losses } = JSON.parse(line) as Record<string, number>;
+      if (step! <= upTo) out.push({ step: step!, losses });
+    } catch {
+      // a torn last line after a crash carries nothing
+    }
+  }
+  return out;
 }
 
 /** Appends one JSON object per line. */

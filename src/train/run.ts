@@ -1,6 +1,6 @@
 // `facesr train`: the semi-cycle training loop with data, schedule, EMA, logs, samples, checkpoints,
 // resume, NaN/Inf stop and a clean Ctrl-C.
-import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, FacesrError } from '../core/errors.js';
@@ -11,7 +11,7 @@ import { manualSeed, setNumThreads, tidy, noGrad, keep, type Device, type Tensor
 import { readSafetensors } from '../io/index.js';
 import { SemiCycleTrainer, buildNetworks, type TrainMode, type LossWeights } from './scgan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
-import { Progress, logJsonl, writeSampleGrid, writeLossCurves } from './report.js';
+import { Progress, logJsonl, readHistory, writeSampleGrid, writeLossCurves } from './report.js';
 
 export interface TrainOptions {
   /** Folder of HR face crops (any size; resized to 64x64). */
@@ -236,25 +236,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     JSON.stringify({ step, stopped, seconds: (performance.now() - t0) / 1000 }, null, 2),
   );
   return { step, stopped, checkpoint: ckpt, seconds: (performance.now() - t0) / 1000 };
-}
-
-/** Loss records of log.jsonl up to a step (for the curves after a resume). */
-async function readHistory(
-  file: string,
-  upTo: number,
-): Promise<{ step: number; losses: Record<string, number> }[]> {
-  if (!existsSync(file)) return [];
-  const out: { step: number; losses: Record<string, number> }[] = [];
-  for (const line of (await readFile(file, 'utf8')).split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const { step, time: _t, lr: _lr, ...losses } = JSON.parse(line) as Record<string, number>;
-      if (step! <= upTo) out.push({ step: step!, losses });
-    } catch {
-      // a torn last line after a crash carries nothing
-    }
-  }
-  return out;
 }
 
 /** The EMA restoration network's weights from a training checkpoint (what ships). */
