@@ -232,7 +232,7 @@ export async function readImage(
   const limit = opts.pixelLimit ?? DEFAULT_PIXEL_LIMIT;
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await serialDecode(() => sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (err) {
     throw damagedError(source, format, bytes, cleanVips(err), err);
   }
@@ -281,21 +281,49 @@ export async function readImage(
   let raw: { data: Buffer; info: OutputInfo };
   // failOn 'error' tolerates harmless quirks (extra bytes before a marker, odd TIFF tags); damage that
   // libjpeg only warns about (bad Huffman codes, a data segment cut short) is caught from the warnings.
-  const decoderWarnings: string[] = [];
-  try {
-    const pipeline = sharp(bytes, { limitInputPixels: false, failOn: 'error', pages: 1, page: 0 });
-    pipeline.on('warning', (w: unknown) => decoderWarnings.push(String(w).replace(/\s+/g, ' ').trim()));
-    raw = await pipeline
+  // sharp keeps libvips warnings in one process-wide queue that whichever pipeline ends next empties,
+  // so decodes in this thread run one at a time (each still uses libvips' threads), and damage seen in
+  // the warnings is confirmed by a strict decode of these bytes alone before the image is refused.
+  let decoderWarnings: string[] = [];
+  const decode = (failOn: 'error' | 'warning') => {
+    const pipeline = sharp(bytes, { limitInputPixels: false, failOn, pages: 1, page: 0 });
+    const seen: string[] = [];
+    pipeline.on('warning', (w: unknown) => seen.push(String(w).replace(/\s+/g, ' ').trim()));
+    return pipeline
       .autoOrient()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+      .toBuffer({ resolveWithObject: true })
+      .then(
+        (r) => ({ r, seen }),
+        (err: unknown) => {
+          decoderWarnings = seen;
+          throw err;
+        },
+      );
+  };
+  try {
+    const first = await serialDecode(() => decode('error'));
+    raw = first.r;
+    decoderWarnings = first.seen;
   } catch (err) {
     const detail = [cleanVips(err), ...decoderWarnings.filter((w) => !NOISE_WARNING_RE.test(w))];
     throw damagedError(source, format, bytes, [...new Set(detail)].join('; '), err);
   }
   const damage = decoderWarnings.filter((w) => DAMAGE_WARNING_RE.test(w));
-  if (damage.length > 0) throw damagedError(source, format, bytes, [...new Set(damage)].join('; '));
+  if (damage.length > 0) {
+    let confirmed = true;
+    try {
+      await serialDecode(() => decode('warning'));
+      confirmed = false; // decodes cleanly even when every warning is fatal: the warnings were another image's
+    } catch (err) {
+      // A strict failure that names no damage (a harmless quirk made fatal) does not confirm it either.
+      confirmed =
+        DAMAGE_WARNING_RE.test(cleanVips(err)) || decoderWarnings.some((w) => DAMAGE_WARNING_RE.test(w));
+    }
+    if (confirmed) throw damagedError(source, format, bytes, [...new Set(damage)].join('; '));
+    decoderWarnings = decoderWarnings.filter((w) => !DAMAGE_WARNING_RE.test(w));
+  }
   for (const w of new Set(decoderWarnings))
     if (!NOISE_WARNING_RE.test(w) && w) warnings.push(`decoder warning: ${w}`);
   const { width, height, channels } = raw.info;
@@ -316,6 +344,14 @@ export async function readImage(
     throw new ImageError(source, `decoded to ${channels} channels; expected RGB`);
   }
   return { data: rgb, width, height, channels: 3, source, info, alpha, warnings, bytes };
+}
+
+let decodeQueue: Promise<unknown> = Promise.resolve();
+/** Runs decodes of this thread one after another (see readImage: sharp's warning queue is shared). */
+function serialDecode<T>(fn: () => Promise<T>): Promise<T> {
+  const run = decodeQueue.then(fn, fn);
+  decodeQueue = run.catch(() => undefined);
+  return run;
 }
 
 /** The informative part of a libvips error: its distinct lines, the noise (seek retries, tiles) left out. */
