@@ -14,6 +14,14 @@ const BENCHES: Record<string, Bench> = {
       'data loader samples/s (CelebA 64x64, flip + affine, batch 16) vs what a CPU train step consumes',
     main: async (argv) => (await import('./data.js')).main(argv),
   },
+  train: {
+    describe: 'one semi-cycle iteration, paper preset batch 8 and cpu preset batch 16, vs PyTorch',
+    main: async (argv) => (await import('./train.js')).main(argv),
+  },
+  enhance: {
+    describe: 'restored faces/s of the shipped model vs PyTorch, and tiny_selfie.jpg end to end',
+    main: async (argv) => (await import('./enhance.js')).main(argv),
+  },
 };
 
 function usage(): void {

@@ -13,6 +13,8 @@ Commands:
   data harvest      cut real low-resolution faces out of photos into a training set
   train             train the semi-cycled GAN (restoration network) on HR and real LR faces
   train-fan         train the face alignment network on 68-point landmark faces, report NME
+  enhance           restore the faces in photos, folders or globs with the shipped model
+  eval              measure restored faces against bicubic and other models (PSNR, SSIM, identity)
   help              this text
 
 Options for every command:
@@ -72,6 +74,14 @@ async function main(argv: string[]): Promise<number> {
     case 'train-fan': {
       const { trainFanCommand } = await import('./trainfan.js');
       return trainFanCommand(rest);
+    }
+    case 'enhance': {
+      const { enhanceCommand } = await import('./enhance.js');
+      return enhanceCommand(rest);
+    }
+    case 'eval': {
+      const { evalCommand } = await import('./eval.js');
+      return evalCommand(rest);
     }
     case 'data': {
       const { dataCommand } = await import('./data.js');

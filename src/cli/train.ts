@@ -26,6 +26,10 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
   --workers N         data loader threads (default 1)
   --sample-every N    sample grid every N steps (default 500)
   --checkpoint-every N  checkpoint every N steps (default 1000)
+  --holdout X         share of HR identities kept out of training for evaluation, listed in
+                      OUT/holdout.txt (default 0.1; 0: none)
+  --init FILE         start every network from another run's checkpoint (optimizers start fresh),
+                      e.g. a 'scgan' run continued as 'full'
   --resume            continue the run in --out from its checkpoint`;
 
 export async function trainCommand(args: string[]): Promise<number> {
@@ -49,6 +53,8 @@ export async function trainCommand(args: string[]): Promise<number> {
       'sample-every': { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'boolean' },
+      holdout: { type: 'string' },
+      init: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -87,6 +93,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     sampleEvery: intOption(values['sample-every'], '--sample-every', 500),
     checkpointEvery: intOption(values['checkpoint-every'], '--checkpoint-every', 1000),
     resume: values.resume ?? false,
+    holdout: numOption(values.holdout, '--holdout', 0.1),
+    init: values.init,
   });
   console.log(
     `facesr train: ${r.stopped} at step ${r.step} in ${r.seconds.toFixed(0)} s; checkpoint ${r.checkpoint}`,

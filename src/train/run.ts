@@ -1,14 +1,20 @@
 // `facesr train`: the semi-cycle training loop with data, schedule, EMA, logs, samples, checkpoints,
 // resume, NaN/Inf stop and a clean Ctrl-C.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, FacesrError } from '../core/errors.js';
 import { CosineAnnealingLR, emaUpdate } from '../optim/index.js';
 import { FAN, buildModel, preset, type MethodNetworks, type Restoration } from '../models/index.js';
-import { ImageFolderDataset, DataLoader, downsample, type Batch as LoaderBatch } from '../data/index.js';
+import {
+  ImageFolderDataset,
+  DataLoader,
+  downsample,
+  splitByIdentity,
+  type Batch as LoaderBatch,
+} from '../data/index.js';
 import { manualSeed, setNumThreads, tidy, noGrad, keep, type Device, type Tensor } from '../tensor/index.js';
-import { readSafetensors } from '../io/index.js';
+import { readSafetensors, writeFileAtomic } from '../io/index.js';
 import { SemiCycleTrainer, buildNetworks, type TrainMode, type LossWeights } from './scgan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { Progress, logJsonl, readHistory, writeSampleGrid, writeLossCurves } from './report.js';
@@ -40,6 +46,13 @@ export interface TrainOptions {
   logEvery?: number;
   resume?: boolean;
   workers?: number;
+  /**
+   * Share of HR identities held out of training (default 0.1; 0: none), listed in `<out>/holdout.txt`
+   * for evaluation. Identities: CelebA-style `<identity>_<image>` names, otherwise one per file.
+   */
+  holdout?: number;
+  /** Start every network (and the EMA) from another run's checkpoint; optimizers start fresh. */
+  init?: string;
 }
 
 export interface TrainResult {
@@ -93,9 +106,32 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   ema.loadStateDict(networks.R.stateDict());
   ema.eval();
 
-  const hrSet = await ImageFolderDataset.fromFolder(o.hr);
-  if (hrSet.items.length === 0) throw new ArgumentError(`No images found in ${o.hr}`);
-  const lrSet = o.lr ? await ImageFolderDataset.fromFolder(o.lr) : null;
+  if (o.init && !(o.resume && existsSync(ckpt))) await initFrom(o.init, { ...networks, EMA: ema });
+
+  const allHr = await ImageFolderDataset.fromFolder(o.hr);
+  if (allHr.items.length === 0) throw new ArgumentError(`No images found in ${o.hr}`);
+  const holdout = o.holdout ?? 0.1;
+  if (!(holdout >= 0 && holdout < 1))
+    throw new ArgumentError(`Expected a share in [0, 1) for holdout but received ${holdout}`);
+  let hrSet = allHr;
+  if (holdout > 0) {
+    const [kept, held] = splitByIdentity(allHr.items, {
+      fractions: [1 - holdout, holdout],
+      seed,
+      identity: (it) => hrIdentity(it.file),
+    });
+    hrSet = new ImageFolderDataset(kept!);
+    await writeFileAtomic(
+      path.join(o.out, 'holdout.txt'),
+      held!.map((it) => path.resolve(it.file)).join('\n') + '\n',
+    );
+  }
+  const lrFolders = o.lr ? await lowResolutionFolders(o.lr) : [];
+  const lrSet = o.lr
+    ? new ImageFolderDataset(
+        (await Promise.all(lrFolders.map((d) => ImageFolderDataset.fromFolder(d)))).flatMap((d) => d.items),
+      )
+    : null;
   if (lrSet && lrSet.items.length === 0) throw new ArgumentError(`No images found in ${o.lr}`);
   const perEpoch = Math.max(1, Math.floor(hrSet.items.length / bs));
   const schedulers = Object.fromEntries(
@@ -165,7 +201,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       modules: { ...networks, EMA: ema },
       optimizers: trainer.optimizers as never,
       schedulers,
-      extra: { mode: o.mode, networks: nets, batchSize: bs, seed },
+      extra: { mode: o.mode, networks: nets, batchSize: bs, seed, holdout, init: o.init ?? null },
     });
   };
   const keys = ['R', 'R_l1', 'R_hm', 'DF', 'DB', 'D_H1', 'D_L1'];
@@ -236,6 +272,57 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     JSON.stringify({ step, stopped, seconds: (performance.now() - t0) / 1000 }, null, 2),
   );
   return { step, stopped, checkpoint: ckpt, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Identity for the hold-out: CelebA-style `<identity>_<image>` names, otherwise the file itself. */
+function hrIdentity(file: string): string {
+  const base = path.basename(file);
+  const m = /^([^_]+)_[^_]+\.[A-Za-z0-9]+$/.exec(base);
+  return m ? m[1]! : base;
+}
+
+/**
+ * The folders of real LR faces under `dir`: the `lr16/` folders of 'facesr data harvest' outputs
+ * (dir itself or its sub-folders holding a manifest.jsonl), otherwise dir itself.
+ */
+export async function lowResolutionFolders(dir: string): Promise<string[]> {
+  const harvested = (d: string) =>
+    existsSync(path.join(d, 'manifest.jsonl')) && existsSync(path.join(d, 'lr16'));
+  if (harvested(dir)) return [path.join(dir, 'lr16')];
+  let subs: string[] = [];
+  try {
+    subs = (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => path.join(dir, e.name))
+      .sort();
+  } catch (err) {
+    throw new ArgumentError(`Cannot read the LR folder ${dir}: ${(err as Error).message}`);
+  }
+  const found = subs.filter(harvested);
+  return found.length > 0 ? found.map((d) => path.join(d, 'lr16')) : [dir];
+}
+
+/** Loads every module found in a training checkpoint (keys `net.<name>.*`); others keep their init. */
+async function initFrom(
+  file: string,
+  modules: Record<string, { loadStateDict(t: Map<string, Tensor>): void }>,
+) {
+  const { tensors } = await readSafetensors(file);
+  try {
+    let loaded = 0;
+    for (const [name, m] of Object.entries(modules)) {
+      const prefix = `net.${name}.`;
+      const sub = new Map<string, Tensor>();
+      for (const [k, t] of tensors) if (k.startsWith(prefix)) sub.set(k.slice(prefix.length), t);
+      if (sub.size === 0) continue;
+      m.loadStateDict(sub);
+      loaded++;
+    }
+    if (loaded === 0) throw new FacesrError(`${file}: no network weights (keys net.<name>.*) to start from`);
+    console.error(`facesr train: started ${loaded} networks from ${file}`);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
 }
 
 /** The EMA restoration network's weights from a training checkpoint (what ships). */
