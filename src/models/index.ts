@@ -5,3 +5,4 @@ export * from './discriminator.js';
 export * from './fan.js';
 export * from './registry.js';
 export * from './retinaface.js';
+export * from './modelfile.js';

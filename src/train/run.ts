@@ -5,7 +5,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, FacesrError } from '../core/errors.js';
 import { CosineAnnealingLR, emaUpdate } from '../optim/index.js';
-import { FAN, buildModel, preset, type MethodNetworks, type Restoration } from '../models/index.js';
+import {
+  FAN,
+  buildModel,
+  preset,
+  saveModel,
+  type MethodNetworks,
+  type Restoration,
+} from '../models/index.js';
 import {
   ImageFolderDataset,
   DataLoader,
@@ -202,6 +209,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       optimizers: trainer.optimizers as never,
       schedulers,
       extra: { mode: o.mode, networks: nets, batchSize: bs, seed, holdout, init: o.init ?? null },
+    });
+    // The EMA restoration network as a model file 'facesr enhance --model' and 'facesr eval' read.
+    await saveModel(path.join(o.out, 'model.safetensors'), ema.stateDict(), {
+      arch: nets.R,
+      preset: o.preset ?? (o.networks ? 'custom' : 'cpu'),
+      mode: o.mode,
+      step,
+      batchSize: bs,
+      seed,
+      lambdaHm: trainer.weights.lambdaHm,
+      hr: path.resolve(o.hr),
+      lr: o.lr ? path.resolve(o.lr) : null,
+      init: o.init ?? null,
     });
   };
   const keys = ['R', 'R_l1', 'R_hm', 'DF', 'DB', 'D_H1', 'D_L1'];
