@@ -5,3 +5,4 @@ export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * from './io/index.js';
 export { doctor, type DoctorReport } from './cli/doctor.js';
+export * from './infer/index.js';
