@@ -5,8 +5,6 @@
 //   backend, weights from the npm package. It sees a 512x512 resize of its input, so small faces
 //   need tiles (each tile is enlarged to 512 by the network's own resize).
 // Measurements behind the defaults: docs/detectors.md.
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { ArgumentError, FacesrError } from '../core/errors.js';
 import { RetinaFace } from '../models/retinaface.js';
 import {
@@ -25,6 +23,7 @@ import {
   touchesInnerEdge,
   transformFaces,
 } from '../data/faces.js';
+import { loadFaceApi } from './faceapi.js';
 
 function checkRgb(img: RgbImage, who: string): void {
   if (!(Number.isInteger(img.width) && img.width > 0 && Number.isInteger(img.height) && img.height > 0))
@@ -160,56 +159,8 @@ export class RetinaFaceDetector implements Detector {
 // ---------------------------------------------------------------------------------------------
 // face-api SSD MobileNet v1 (TensorFlow.js, wasm backend)
 
-/** The part of face-api's API used here. */
-interface FaceApi {
-  tf: {
-    setBackend(name: string): Promise<boolean>;
-    ready(): Promise<void>;
-    getBackend(): string;
-    tensor3d(
-      values: Int32Array | Uint8Array,
-      shape: [number, number, number],
-      dtype: 'int32',
-    ): { dispose(): void };
-  };
-  nets: { ssdMobilenetv1: { loadFromDisk(dir: string): Promise<void>; isLoaded: boolean } };
-  SsdMobilenetv1Options: new (o: { minConfidence: number; maxResults: number }) => unknown;
-  detectAllFaces(
-    input: unknown,
-    options: unknown,
-  ): Promise<{ score: number; box: { x: number; y: number; width: number; height: number } }[]>;
-}
-
-let faceApi: Promise<FaceApi> | null = null;
-
-/** Loads face-api on the wasm backend with the SSD weights, once per process. */
-function loadFaceApi(): Promise<FaceApi> {
-  faceApi ??= (async () => {
-    const require = createRequire(import.meta.url);
-    let api: FaceApi;
-    let modelDir: string;
-    try {
-      // The node-wasm build takes tfjs and the wasm backend from node_modules (face-api 1.7 wants 4.22).
-      api = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
-      modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    } catch (err) {
-      throw new FacesrError(
-        `the SSD detector needs @vladmandic/face-api and @tensorflow/tfjs-backend-wasm (npm install): ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    // Without setWasmPaths the backend reads its .wasm next to itself from the file system (no fetch).
-    if (!(await api.tf.setBackend('wasm')))
-      throw new FacesrError('TensorFlow.js wasm backend failed to start');
-    await api.tf.ready();
-    if (!api.nets.ssdMobilenetv1.isLoaded) await api.nets.ssdMobilenetv1.loadFromDisk(modelDir);
-    return api;
-  })();
-  faceApi.catch(() => {
-    faceApi = null;
-  });
-  return faceApi;
-}
+/** face-api with the SSD weights (src/infer/faceapi.ts). */
+const loadSsd = () => loadFaceApi(['ssdMobilenetv1']);
 
 export interface FaceApiSsdDetectorOptions {
   /** Keep faces scoring above this (default 0.5, face-api's default). */
@@ -256,12 +207,12 @@ export class FaceApiSsdDetector implements Detector {
 
   /** Loads face-api and the weights now (otherwise on the first detect). */
   async load(): Promise<void> {
-    await loadFaceApi();
+    await loadSsd();
   }
 
   async detect(img: RgbImage): Promise<Face[]> {
     checkRgb(img, 'FaceApiSsdDetector.detect');
-    const api = await loadFaceApi();
+    const api = await loadSsd();
     const o = this.options;
     const opts = new api.SsdMobilenetv1Options({ minConfidence: o.minConfidence, maxResults: 1000 });
     const pass = async (part: RgbImage): Promise<Face[]> => {

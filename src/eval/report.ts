@@ -1,0 +1,141 @@
+// eval's outputs: the JSON (per method: mean, 95% interval, face count; per face scores) and a
+// Markdown report with a table and an image grid (LR | each method | HR).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeImage } from '../data/index.js';
+import type { EvalResult, MethodResult } from './run.js';
+import type { Image8 } from './metrics.js';
+import type { Summary } from './stats.js';
+
+/** The JSON eval writes (NaN and Infinity as null and "Infinity"). */
+export function resultJson(r: EvalResult, extra: Record<string, unknown> = {}): string {
+  const methods: Record<string, unknown> = {};
+  for (const m of r.methods) {
+    const { name, ...rest } = m;
+    methods[name] = rest;
+  }
+  const out = {
+    ...extra,
+    protocol: r.protocol,
+    seconds: r.seconds,
+    methods,
+    faces: r.faces,
+  };
+  return (
+    JSON.stringify(out, (_k, v: unknown) =>
+      typeof v === 'number' && !Number.isFinite(v) ? (Number.isNaN(v) ? null : String(v)) : v,
+    ) + '\n'
+  );
+}
+
+function fmt(s: Summary | undefined, digits: number): string {
+  if (!s || s.n === 0) return '-';
+  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+  return Number.isFinite(s.ci95[0]) ? `${f(s.mean)} [${f(s.ci95[0])}, ${f(s.ci95[1])}]` : f(s.mean);
+}
+
+const COLUMNS: [keyof MethodResult & string, string, number][] = [
+  ['psnr', 'PSNR RGB (dB)', 2],
+  ['psnr_y', 'PSNR Y (dB)', 2],
+  ['ssim', 'SSIM RGB', 4],
+  ['ssim_y', 'SSIM Y', 4],
+  ['identity_cosine', 'identity cosine', 4],
+];
+
+/** The Markdown table: mean [95% interval] per method. */
+export function markdownTable(r: EvalResult): string {
+  const cols = COLUMNS.filter(([k]) => r.methods.some((m) => m[k] !== undefined));
+  const lines = [
+    `| method | faces | ${cols.map((c) => c[1]).join(' | ')} |`,
+    `| --- | ---: | ${cols.map(() => '---:').join(' | ')} |`,
+  ];
+  for (const m of r.methods)
+    lines.push(`| ${m.name} | ${m.faces} | ${cols.map(([k, , d]) => fmt(m[k] as Summary, d)).join(' | ')} |`);
+  const diffs = r.methods.filter((m) => m.vs_bicubic);
+  if (diffs.length) {
+    lines.push('', 'Paired difference to bicubic (method - bicubic, per face):', '');
+    lines.push(
+      `| method | ${cols.map((c) => c[1]).join(' | ')} |`,
+      `| --- | ${cols.map(() => '---:').join(' | ')} |`,
+    );
+    for (const m of diffs)
+      lines.push(`| ${m.name} | ${cols.map(([k, , d]) => fmt(m.vs_bicubic![k], d)).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+function nearestUp(img: Image8, f: number): Image8 {
+  const w = img.width * f;
+  const h = img.height * f;
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const p = (Math.floor(y / f) * img.width + Math.floor(x / f)) * 3;
+      const q = (y * w + x) * 3;
+      out[q] = img.data[p]!;
+      out[q + 1] = img.data[p + 1]!;
+      out[q + 2] = img.data[p + 2]!;
+    }
+  return { data: out, width: w, height: h, channels: 3 };
+}
+
+/** Rows of faces, columns LR (nearest, enlarged) | each method | HR, with a 2 px white gap. */
+export function gridImage(r: EvalResult): Image8 {
+  const rows = r.grid;
+  const tile = rows[0]?.hr.width ?? 64;
+  const cols = 2 + r.methods.length;
+  const gap = 2;
+  const W = cols * tile + (cols + 1) * gap;
+  const H = Math.max(1, rows.length) * tile + (Math.max(1, rows.length) + 1) * gap;
+  const data = new Uint8Array(W * H * 3).fill(255);
+  const put = (img: Image8, row: number, col: number) => {
+    const ox = gap + col * (tile + gap);
+    const oy = gap + row * (tile + gap);
+    for (let y = 0; y < Math.min(tile, img.height); y++)
+      for (let x = 0; x < Math.min(tile, img.width); x++)
+        for (let c = 0; c < 3; c++)
+          data[((oy + y) * W + ox + x) * 3 + c] = img.data[(y * img.width + x) * 3 + c]!;
+  };
+  rows.forEach((g, i) => {
+    put(nearestUp(g.lr, Math.max(1, Math.floor(tile / g.lr.width))), i, 0);
+    g.outputs.forEach((o, k) => put(o, i, k + 1));
+    put(g.hr, i, cols - 1);
+  });
+  return { data, width: W, height: H, channels: 3 };
+}
+
+/** Writes DIR/report.md and DIR/grid.png. */
+export async function writeReport(dir: string, r: EvalResult, title: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  await writeImage(path.join(dir, 'grid.png'), { ...gridImage(r), data: new Uint8Array(gridImage(r).data) });
+  const p = r.protocol;
+  const md = [
+    `# ${title}`,
+    '',
+    `${r.methods[0]?.faces ?? 0} faces, degradation \`${String(p.degradation)}\` (seed ${String(p.seed)}), ${r.seconds.toFixed(0)} s.`,
+    '',
+    'Mean [95% interval] over faces. Interval: Student-t on the per-face scores (mean -/+ t sd / sqrt(n)).',
+    '',
+    markdownTable(r),
+    '',
+    '## Protocol',
+    '',
+    ...Object.entries(p).map(([k, v]) => `- ${k}: ${String(v)}`),
+    '',
+    '## Methods',
+    '',
+    ...r.methods.map((m) => `- ${m.name}: ${m.description}`),
+    '',
+    '## Faces',
+    '',
+    `Columns: LR (nearest-neighbour, enlarged) | ${r.methods.map((m) => m.name).join(' | ')} | HR.`,
+    '',
+    '![grid](grid.png)',
+    '',
+    ...r.grid.map((g, i) => `${i + 1}. ${path.basename(g.file)}`),
+    '',
+  ].join('\n');
+  const file = path.join(dir, 'report.md');
+  writeFileSync(file, md);
+  return file;
+}
