@@ -2,7 +2,9 @@
 import { parseArgs } from 'node:util';
 import { FacesrError } from '../core/errors.js';
 import { intOption, numOption, presetOption, deviceOption } from './args.js';
-import { TRAIN_MODES, type TrainMode } from '../train/scgan.js';
+import { readFileSync } from 'node:fs';
+import { TRAIN_MODES, type TrainMode, type LossWeights } from '../train/scgan.js';
+import type { MethodNetworks } from '../models/index.js';
 
 export const TRAIN_HELP = `Usage: facesr train --hr DIR [--lr DIR] --out DIR [options]
 
@@ -30,7 +32,59 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
                       OUT/holdout.txt (default 0.1; 0: none)
   --init FILE         start every network from another run's checkpoint (optimizers start fresh),
                       e.g. a 'scgan' run continued as 'full'
-  --resume            continue the run in --out from its checkpoint`;
+  --resume            continue the run in --out from its checkpoint
+  --config FILE       JSON defaults for these options (configs/ has one per mode and preset); flags
+                      given on the command line win. Keys: mode, preset, networks, steps, batch,
+                      lr0, lambdaHm, weights, cosineEpochs, etaMin, emaDecay, seed, holdout,
+                      sampleEvery, checkpointEvery`;
+
+/** Keys a --config file may hold. */
+const CONFIG_KEYS = [
+  'description',
+  'mode',
+  'preset',
+  'networks',
+  'steps',
+  'batch',
+  'lr0',
+  'lambdaHm',
+  'weights',
+  'cosineEpochs',
+  'etaMin',
+  'emaDecay',
+  'seed',
+  'holdout',
+  'sampleEvery',
+  'checkpointEvery',
+] as const;
+type TrainConfigFile = Partial<Record<(typeof CONFIG_KEYS)[number], unknown>>;
+
+/** Reads and checks a --config file: a JSON object with known keys only. */
+export function readTrainConfig(file: string): TrainConfigFile {
+  let j: unknown;
+  try {
+    j = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new FacesrError(`--config ${file}: ${(err as Error).message}`);
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j))
+    throw new FacesrError(`--config ${file}: expected a JSON object`);
+  const unknown = Object.keys(j).filter((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
+  if (unknown.length)
+    throw new FacesrError(
+      `--config ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${CONFIG_KEYS.join(', ')}`,
+    );
+  return j as TrainConfigFile;
+}
+
+/** A config value as the string its flag would have carried (numbers are checked by the same parsers). */
+function str(v: unknown, key: string, file: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number' || typeof v === 'string') return String(v);
+  throw new FacesrError(
+    `--config ${file}: '${key}' must be a number or string, received ${JSON.stringify(v)}`,
+  );
+}
 
 export async function trainCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -55,6 +109,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       resume: { type: 'boolean' },
       holdout: { type: 'string' },
       init: { type: 'string' },
+      config: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -62,6 +117,34 @@ export async function trainCommand(args: string[]): Promise<number> {
     console.log(TRAIN_HELP);
     return 0;
   }
+  const cf = values.config ? readTrainConfig(values.config) : {};
+  const cfile = values.config ?? '';
+  const pick = (flag: string | undefined, key: (typeof CONFIG_KEYS)[number]) =>
+    flag ?? str(cf[key], key, cfile);
+  values.mode = pick(values.mode, 'mode');
+  values.preset = pick(values.preset, 'preset');
+  values.steps = pick(values.steps, 'steps');
+  values.batch = pick(values.batch, 'batch');
+  values.lr0 = pick(values.lr0, 'lr0');
+  values['lambda-hm'] = pick(values['lambda-hm'], 'lambdaHm');
+  values.seed = pick(values.seed, 'seed');
+  values.holdout = pick(values.holdout, 'holdout');
+  values['sample-every'] = pick(values['sample-every'], 'sampleEvery');
+  values['checkpoint-every'] = pick(values['checkpoint-every'], 'checkpointEvery');
+  const extra = {
+    ...(cf.networks !== undefined ? { networks: cf.networks as MethodNetworks } : {}),
+    ...(cf.cosineEpochs !== undefined
+      ? { cosineEpochs: numOption(str(cf.cosineEpochs, 'cosineEpochs', cfile), 'cosineEpochs', 10) }
+      : {}),
+    ...(cf.etaMin !== undefined
+      ? { etaMin: numOption(str(cf.etaMin, 'etaMin', cfile), 'etaMin', 1e-5) }
+      : {}),
+    ...(cf.emaDecay !== undefined
+      ? { emaDecay: numOption(str(cf.emaDecay, 'emaDecay', cfile), 'emaDecay', 0.999, 1) }
+      : {}),
+  };
+  if (cf.weights !== undefined && (typeof cf.weights !== 'object' || cf.weights === null))
+    throw new FacesrError(`--config ${cfile}: 'weights' must be an object like {"alpha": 1, "beta": 0.05}`);
   if (!values.hr) throw new FacesrError('Missing --hr DIR (high-resolution faces)');
   if (!values.out) throw new FacesrError('Missing --out DIR (the run folder)');
   const mode = (values.mode ?? 'full') as TrainMode;
@@ -79,10 +162,13 @@ export async function trainCommand(args: string[]): Promise<number> {
     mode,
     preset: presetName,
     fan: values.fan,
-    weights:
-      values['lambda-hm'] !== undefined
+    weights: {
+      ...((cf.weights as Partial<LossWeights> | undefined) ?? {}),
+      ...(values['lambda-hm'] !== undefined
         ? { lambdaHm: numOption(values['lambda-hm'], '--lambda-hm', 10) }
-        : undefined,
+        : {}),
+    },
+    ...extra,
     steps: intOption(values.steps, '--steps', 20000),
     batchSize: intOption(values.batch, '--batch', 16),
     lr0: numOption(values.lr0, '--lr0', 1e-4),

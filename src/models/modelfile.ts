@@ -100,6 +100,10 @@ function parseInfo(meta: Record<string, string>, file: string): ModelInfo {
   } catch (err) {
     throw new FormatError(`${file}: its 'facesr' metadata is not JSON (${(err as Error).message})`);
   }
+  if (String(info.format).startsWith('facesr-checkpoint'))
+    throw new FormatError(
+      `${file}: a training checkpoint, not a restoration model; use the model.safetensors beside it`,
+    );
   if (info.format !== 'facesr-restoration/1' || info.arch?.type !== 'restoration')
     throw new FormatError(`${file}: unsupported model format '${String(info.format)}'`);
   return info;

@@ -1,0 +1,189 @@
+// `facesr train` end to end on tiny networks: --config with flags winning, the identity-disjoint
+// hold-out, harvest folders as --lr, the exported model file, and --init from another run.
+import test, { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { readTrainConfig } from '../src/cli/train.js';
+import { TRAIN_MODES } from '../src/train/scgan.js';
+import { PRESETS, loadModel, type MethodNetworks } from '../src/models/index.js';
+import { lowResolutionFolders } from '../src/train/run.js';
+import { noGrad, zeros } from '../src/tensor/index.js';
+
+const main = path.join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, OMP_NUM_THREADS: '1' },
+  });
+
+const TINY: MethodNetworks = {
+  R: { type: 'restoration', width: 8, blocks: 1, width2: 8, blocks2: 1, headWidth: 8 },
+  DF: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
+  DB: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
+  DL: { type: 'discriminator', inputSize: 16, blocks: [8, 8, 8, 8], hidden: 8 },
+  DH: { type: 'discriminator', inputSize: 64, blocks: [8, 8, 8, 8], hidden: 8 },
+  FAN: { type: 'fan', inputSize: 64, stacks: 1, width: 8, stemWidth: 4, pool: true, landmarks: 4 },
+};
+
+let root = '';
+before(async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'facesr-trainrun-'));
+  // 10 identities x 2 images, CelebA-style names; a harvest-style LR folder beside a plain one.
+  mkdirSync(path.join(root, 'hr'));
+  for (let id = 0; id < 10; id++)
+    for (let k = 0; k < 2; k++)
+      await sharp({
+        create: { width: 32, height: 32, channels: 3, background: { r: id * 20, g: k * 90, b: 128 } },
+      })
+        .png()
+        .toFile(path.join(root, 'hr', `${1000 + id}_${k}.png`));
+  for (const set of ['a', 'b']) {
+    const d = path.join(root, 'lr', set);
+    mkdirSync(path.join(d, 'lr16'), { recursive: true });
+    mkdirSync(path.join(d, 'native'), { recursive: true });
+    writeFileSync(path.join(d, 'manifest.jsonl'), '');
+    for (let i = 0; i < 4; i++) {
+      const img = sharp({
+        create: { width: 16, height: 16, channels: 3, background: { r: i * 60, g: 30, b: 9 } },
+      });
+      await img.png().toFile(path.join(d, 'lr16', `${i}.png`));
+      // Larger "native" crops that must not be used as 16x16 LR.
+      await sharp({ create: { width: 40, height: 40, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+        .png()
+        .toFile(path.join(d, 'native', `${i}.png`));
+    }
+  }
+  writeFileSync(
+    path.join(root, 'tiny.json'),
+    JSON.stringify({ mode: 'scgan', networks: TINY, steps: 5, batch: 2, holdout: 0.2, sampleEvery: 2 }),
+  );
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+test('every shipped config is valid: known keys, a mode and a preset that exist', () => {
+  const dir = path.join(process.cwd(), 'configs');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  assert.equal(files.length, 8, `configs/: ${files.join(', ')}`);
+  for (const f of files) {
+    const c = readTrainConfig(path.join(dir, f));
+    assert.ok(TRAIN_MODES.includes(c.mode as never), `${f}: mode ${String(c.mode)}`);
+    assert.ok(Object.hasOwn(PRESETS, c.preset as string), `${f}: preset ${String(c.preset)}`);
+    assert.equal(f, `${String(c.preset)}-${String(c.mode)}.json`);
+  }
+});
+
+test('a config with an unknown key is refused, naming the key and the file', () => {
+  const f = path.join(root, 'bad.json');
+  writeFileSync(f, JSON.stringify({ mode: 'full', stpes: 3 }));
+  assert.throws(
+    () => readTrainConfig(f),
+    (e: Error) => e.message.includes(f) && /unknown key 'stpes'/.test(e.message),
+  );
+  writeFileSync(f, '[1, 2]');
+  assert.throws(() => readTrainConfig(f), /expected a JSON object/);
+});
+
+test('harvest outputs given as --lr resolve to their lr16 folders', async () => {
+  assert.deepEqual(await lowResolutionFolders(path.join(root, 'lr')), [
+    path.join(root, 'lr', 'a', 'lr16'),
+    path.join(root, 'lr', 'b', 'lr16'),
+  ]);
+  assert.deepEqual(await lowResolutionFolders(path.join(root, 'lr', 'a')), [
+    path.join(root, 'lr', 'a', 'lr16'),
+  ]);
+  assert.deepEqual(await lowResolutionFolders(path.join(root, 'hr')), [path.join(root, 'hr')]);
+});
+
+test('train --config: flags win, the hold-out is identity-disjoint, a model file is written, --init starts from it', async () => {
+  const out = path.join(root, 'run1');
+  const cfg = path.join(root, 'tiny.json');
+  const r = run(
+    'train',
+    '--config',
+    cfg,
+    '--steps',
+    '3',
+    '--hr',
+    path.join(root, 'hr'),
+    '--lr',
+    path.join(root, 'lr'),
+    '--out',
+    out,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const last = JSON.parse(readFileSync(path.join(out, 'last_run.json'), 'utf8')) as { step: number };
+  assert.equal(last.step, 3); // --steps 3 beat the config's 5
+  // The hold-out: 20% of 10 identities, whole identities only, none of them trained on.
+  const held = readFileSync(path.join(out, 'holdout.txt'), 'utf8').trim().split('\n');
+  const ids = new Set(held.map((f) => path.basename(f).split('_')[0]));
+  assert.equal(held.length, 4);
+  assert.equal(ids.size, 2);
+  for (const id of ids) assert.equal(held.filter((f) => path.basename(f).startsWith(`${id}_`)).length, 2);
+  // Samples every 2 steps as the config says, and at the end.
+  assert.deepEqual(readdirSync(path.join(out, 'samples')).sort(), ['step_0000002.png', 'step_0000003.png']);
+  // The EMA restoration network as a model file: architecture from the config, x4 from 16x16.
+  const m = await loadModel(path.join(out, 'model.safetensors'));
+  assert.deepEqual(m.info.arch, TINY.R);
+  assert.equal(m.info.mode, 'scgan');
+  assert.equal(m.info.step, 3);
+  const x = zeros([1, 3, 16, 16]);
+  const y = noGrad(() => m.net.forward(x));
+  assert.deepEqual(y.shape, [1, 3, 64, 64]);
+  x.dispose();
+  y.dispose();
+  m.net.dispose();
+
+  const out2 = path.join(root, 'run2');
+  const r2 = run(
+    'train',
+    '--config',
+    cfg,
+    '--steps',
+    '1',
+    '--hr',
+    path.join(root, 'hr'),
+    '--lr',
+    path.join(root, 'lr'),
+    '--out',
+    out2,
+    '--init',
+    path.join(out, 'checkpoint.safetensors'),
+  );
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.match(r2.stderr, /started 8 networks from .*checkpoint\.safetensors/);
+  assert.ok(existsSync(path.join(out2, 'model.safetensors')));
+  // A second run into the same folder without --resume is refused.
+  const r3 = run(
+    'train',
+    '--config',
+    cfg,
+    '--hr',
+    path.join(root, 'hr'),
+    '--lr',
+    path.join(root, 'lr'),
+    '--out',
+    out2,
+  );
+  assert.notEqual(r3.status, 0);
+  assert.match(r3.stderr, /exists: pass --resume/);
+});
+
+test('loadModel refuses a training checkpoint and an unknown shipped name, clearly', async () => {
+  await assert.rejects(
+    loadModel(path.join(root, 'run1', 'checkpoint.safetensors')),
+    /a training checkpoint, not a restoration model; use the model.safetensors beside it/,
+  );
+  await assert.rejects(loadModel('no-such-model'), /Unknown model 'no-such-model'/);
+});
