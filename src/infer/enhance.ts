@@ -255,13 +255,12 @@ async function upscale(
   channels: 1 | 3,
   s: number,
 ): Promise<Uint8Array> {
-  const buf = await sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
+  let p = sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), {
     raw: { width: w, height: h, channels },
     limitInputPixels: false,
-  })
-    .resize(w * s, h * s, { kernel: 'lanczos3', fit: 'fill' })
-    .raw()
-    .toBuffer();
+  }).resize(w * s, h * s, { kernel: 'lanczos3', fit: 'fill' });
+  if (channels === 1) p = p.extractChannel(0); // sharp would hand back one band as sRGB
+  const buf = await p.raw().toBuffer();
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
