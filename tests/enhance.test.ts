@@ -166,6 +166,26 @@ test('enhance: a grayscale photo stays grayscale', async () => {
   assert.equal(meta.channels, 1);
 });
 
+test('enhance: EXIF orientation applied and EXIF kept; alpha kept at --scale 2', async () => {
+  const img = synthetic(160, 120);
+  const raw = { raw: { width: 160, height: 120, channels: 3 as const } };
+  const jpeg = await sharp(Buffer.from(img.data), raw)
+    .withMetadata({ orientation: 6, exif: { IFD0: { Artist: 'facesr test' } } })
+    .jpeg({ quality: 95 })
+    .toBuffer();
+  const r = await enhance(jpeg, { model, faces: [{ box: [40, 60, 76, 96], score: 1 }] });
+  assert.deepEqual([r.width, r.height, r.format], [120, 160, 'jpeg']); // upright
+  const meta = await sharp(r.bytes!).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 120, 160]);
+  assert.ok(meta.exif && meta.exif.includes(Buffer.from('facesr test')), 'EXIF was dropped');
+  assert.ok((meta.orientation ?? 1) === 1, `orientation ${meta.orientation}: pixels are already upright`);
+
+  const rgba = await sharp(Buffer.from(img.data), raw).ensureAlpha(0.5).png().toBuffer();
+  const a = await enhance(rgba, { model, faces: [{ box: [60, 40, 90, 76], score: 1 }], scale: 2 });
+  const am = await sharp(a.bytes!).metadata();
+  assert.deepEqual([am.width, am.height, am.hasAlpha], [320, 240, true]);
+});
+
 test('enhance: a photo over the pixel limit (input, or output at --scale) is refused with a clear error', async () => {
   const bytes = await png(synthetic(100, 80));
   await assert.rejects(
