@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { IdentityNet, cosine } from '../src/eval/identity.js';
+import { IdentityNet, cosine, euclidean } from '../src/eval/identity.js';
 import { loadHr } from '../src/eval/run.js';
 import type { Image8 } from '../src/eval/metrics.js';
 
@@ -37,6 +37,8 @@ test('cosine: basic values and errors', () => {
   assert.ok(Math.abs(cosine([1, 2, 3], [-1, -2, -3]) + 1) < 1e-12);
   assert.equal(cosine([0, 0], [1, 1]), 0);
   assert.throws(() => cosine([1], [1, 2]), /lengths differ/);
+  assert.equal(euclidean([0, 3], [4, 0]), 5);
+  assert.throws(() => euclidean([1], [1, 2]), /lengths differ/);
 });
 
 test(

@@ -23,7 +23,8 @@ restored vs HR). HR = each image's centred square resized to 64x64 (area); LR = 
   --crop-border N     pixels dropped on each side before PSNR/SSIM (default 0)
   --no-identity       skip identity similarity (faster)
   --json OUT          write the results: per method mean, 95% interval (Student-t) and face count
-                      for psnr, psnr_y, ssim, ssim_y, identity_cosine; per-face scores
+                      for psnr, psnr_y, ssim, ssim_y, identity_cosine, identity_distance
+                      (Euclidean, dlib's same-person threshold is about 0.6); per-face scores
   --report DIR        also write DIR/report.md (table) and DIR/grid.png (LR | methods | HR)
   --quiet             no progress line`;
 
@@ -116,7 +117,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       const f = (s: { mean: number; ci95: [number, number] } | undefined, d: number) =>
         s ? `${s.mean.toFixed(d)} [${s.ci95[0].toFixed(d)}, ${s.ci95[1].toFixed(d)}]` : '-';
       console.log(
-        `${m.name}: ${m.faces} faces  PSNR ${f(m.psnr, 2)}  PSNR-Y ${f(m.psnr_y, 2)}  SSIM ${f(m.ssim, 4)}  SSIM-Y ${f(m.ssim_y, 4)}  identity ${f(m.identity_cosine, 4)}`,
+        `${m.name}: ${m.faces} faces  PSNR ${f(m.psnr, 2)}  PSNR-Y ${f(m.psnr_y, 2)}  SSIM ${f(m.ssim, 4)}  SSIM-Y ${f(m.ssim_y, 4)}  identity cosine ${f(m.identity_cosine, 4)}  distance ${f(m.identity_distance, 3)}`,
       );
     }
     console.log(

@@ -22,6 +22,15 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return aa === 0 || bb === 0 ? 0 : ab / Math.sqrt(aa * bb);
 }
 
+/** Euclidean distance of two vectors (dlib's face-recognition metric: same person below about 0.6). */
+export function euclidean(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length)
+    throw new ArgumentError(`euclidean: lengths differ (${a.length} and ${b.length})`);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - b[i]!) ** 2;
+  return Math.sqrt(s);
+}
+
 /** face-api's face recognition net as a descriptor function. */
 export class IdentityNet {
   readonly name = 'face-api faceRecognitionNet (dlib ResNet-34 port, 128-d)';

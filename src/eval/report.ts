@@ -40,6 +40,7 @@ const COLUMNS: [keyof MethodResult & string, string, number][] = [
   ['ssim', 'SSIM RGB', 4],
   ['ssim_y', 'SSIM Y', 4],
   ['identity_cosine', 'identity cosine', 4],
+  ['identity_distance', 'identity distance', 4],
 ];
 
 /** The Markdown table: mean [95% interval] per method. */

@@ -16,7 +16,7 @@ import { ArgumentError } from '../core/errors.js';
 import { loadSample, makeDegradation, resize, type DegradationPreset } from '../data/index.js';
 import { loadModel, type LoadedModel } from '../models/modelfile.js';
 import { fromTypedArray, inferenceMode, tidy, type Tensor } from '../tensor/index.js';
-import { IdentityNet, cosine } from './identity.js';
+import { IdentityNet, cosine, euclidean } from './identity.js';
 import { qualityScores, type Image8, type QualityScores } from './metrics.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -176,6 +176,8 @@ export interface EvalOptions {
 
 export interface FaceScores extends QualityScores {
   identity_cosine?: number;
+  /** Euclidean distance of the same descriptors (dlib's convention: same person below about 0.6). */
+  identity_distance?: number;
 }
 
 export interface MethodResult {
@@ -187,6 +189,7 @@ export interface MethodResult {
   ssim: Summary;
   ssim_y: Summary;
   identity_cosine?: Summary;
+  identity_distance?: Summary;
   /** Paired difference (this method - bicubic) per face, when bicubic is among the methods. */
   vs_bicubic?: Record<string, Summary>;
 }
@@ -201,7 +204,7 @@ export interface EvalResult {
   seconds: number;
 }
 
-const METRICS = ['psnr', 'psnr_y', 'ssim', 'ssim_y', 'identity_cosine'] as const;
+const METRICS = ['psnr', 'psnr_y', 'ssim', 'ssim_y', 'identity_cosine', 'identity_distance'] as const;
 
 /** Runs the protocol; methods are not disposed. */
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
@@ -249,17 +252,22 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     }
     const hrDesc = idNet ? await idNet.descriptors(hr) : null;
     const cos: number[][] = [];
+    const dist: number[][] = [];
     if (idNet && hrDesc) {
       for (const out of outs) {
         const d = await idNet.descriptors(out);
         cos.push(d.map((v, i) => cosine(v, hrDesc[i]!)));
+        dist.push(d.map((v, i) => euclidean(v, hrDesc[i]!)));
       }
     }
     part.forEach((file, i) => {
       const scores: Record<string, FaceScores> = {};
       o.methods.forEach((m, k) => {
         const q: FaceScores = qualityScores(outs[k]![i]!, hr[i]!, cropBorder);
-        if (idNet) q.identity_cosine = cos[k]![i]!;
+        if (idNet) {
+          q.identity_cosine = cos[k]![i]!;
+          q.identity_distance = dist[k]![i]!;
+        }
         scores[m.name] = q;
       });
       faces.push({ file, scores });
@@ -278,11 +286,14 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       ssim: summarize(col('ssim')),
       ssim_y: summarize(col('ssim_y')),
     };
-    if (idNet) r.identity_cosine = summarize(col('identity_cosine'));
+    if (idNet) {
+      r.identity_cosine = summarize(col('identity_cosine'));
+      r.identity_distance = summarize(col('identity_distance'));
+    }
     if (m.name !== 'bicubic' && o.methods.some((x) => x.name === 'bicubic')) {
       r.vs_bicubic = {};
       for (const k of METRICS) {
-        if (k === 'identity_cosine' && !idNet) continue;
+        if (k.startsWith('identity') && !idNet) continue;
         const a = col(k);
         const b = col(k, 'bicubic');
         r.vs_bicubic[k] = summarize(a.map((v, i) => v - b[i]!));
@@ -301,6 +312,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     crop_border: cropBorder,
     identity_cosine: idNet
       ? `cosine of 128-d descriptors, restored vs HR, by ${idNet.name} (input resized to 150x150 by face-api)`
+      : 'not computed',
+    identity_distance: idNet
+      ? 'Euclidean distance of the same descriptors, restored vs HR (dlib convention: same person below about 0.6)'
       : 'not computed',
     interval:
       '95% Student-t confidence interval of the mean over faces (mean -/+ t(0.975, n-1) sd / sqrt(n))',
