@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `npm run bench -- enhance`: the restoration network R in PyTorch 1.13.
+
+R is written from docs/method.md section 2 as in dev/make_model_fixtures.py (G_RLS), widened to any
+preset's widths and depths. It loads the same weights as facesr from a facesr model file (safetensors
+whose metadata key `facesr` holds the architecture) and the same input batch from a safetensors file.
+
+Usage: enhance.py MODEL.safetensors INPUT.safetensors [THREADS]
+A long-lived child driven over stdin/stdout, one command per line:
+  forward N   -> N timed inference-mode forwards of the input batch; {"times": [seconds, ...]}
+  sample K    -> the first K output values (flattened), for the equality check; {"values": [...]}
+  quit        -> exits
+The first line it prints is {"ready": true, "torch": ..., "threads": ...}; on a missing torch it
+prints {"ready": false, "error": ...} and exits 0.
+"""
+import json
+import struct
+import sys
+import time
+
+
+def say(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+try:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except Exception as e:  # noqa: BLE001 - any import failure means "no peer"
+    say({"ready": False, "error": f"{type(e).__name__}: {e}"})
+    sys.exit(0)
+
+DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+
+def read_safetensors(path):
+    """(tensors by name, metadata) of a safetensors file (the dtypes facesr writes for R)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8 : 8 + n])
+    meta = header.pop("__metadata__", {}) or {}
+    base = 8 + n
+    out = {}
+    for name, e in header.items():
+        a, b = e["data_offsets"]
+        arr = np.frombuffer(buf[base + a : base + b], dtype=DTYPES[e["dtype"]]).reshape(e["shape"])
+        out[name] = torch.from_numpy(arr.copy())
+    return out, meta
+
+
+class BB(nn.Module):
+    """Generator residual block: conv3x3(ReLU x) -> ReLU -> conv3x3, + skip (conv1x1 when widths differ)."""
+
+    def __init__(self, cin, cout, relu_skip=False):
+        super().__init__()
+        self.relu_skip = relu_skip
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x):
+        rx = F.relu(x)
+        body = self.conv2(F.relu(self.conv1(rx)))
+        s = rx if self.relu_skip else x
+        return body + (self.skip(s) if self.skip is not None else s)
+
+
+def up_stage(n):
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), nn.BatchNorm2d(n), nn.ReLU(), nn.ConvTranspose2d(n, n, 1)
+    )
+
+
+class R(nn.Module):
+    """Restoration generator (G_RLS), LR 16x16 -> HR 64x64."""
+
+    def __init__(self, c):
+        super().__init__()
+        w, w2, h = c.get("width", 256), c.get("width2", 128), c.get("headWidth", 96)
+        q = c.get("reluSkipQuirk", False)
+        self.layers_set_final = nn.ModuleList(
+            [
+                nn.Sequential(*[BB(w, w, q) for _ in range(c.get("blocks", 12))]),
+                nn.Sequential(BB(w, w2, q), *[BB(w2, w2, q) for _ in range(c.get("blocks2", 3) - 1)]),
+            ]
+        )
+        self.layers_set_final_up = nn.ModuleList([up_stage(w), up_stage(w2)])
+        self.a1 = nn.Sequential(nn.Conv2d(w, w2, 1))
+        if c.get("unusedConv", False):
+            self.a2 = nn.Sequential(nn.Conv2d(w2, h, 1))
+        self.layers_in = nn.Conv2d(3, w, 3, padding=1, bias=False)
+        self.main = nn.Sequential(
+            nn.Conv2d(w2, h, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(h, h, 1), nn.ReLU(), nn.Conv2d(h, 3, 1), nn.Tanh()
+        )
+
+    def forward(self, x):
+        x = self.layers_in(x)
+        x = x + self.layers_set_final[0](x)
+        x = self.layers_set_final_up[0](x)
+        x = self.layers_set_final[1](x) + self.a1(x)
+        x = self.layers_set_final_up[1](x)
+        return self.main(x)
+
+
+def main():
+    model_file, input_file = sys.argv[1], sys.argv[2]
+    threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    torch.set_num_threads(threads)
+    weights, meta = read_safetensors(model_file)
+    info = json.loads(meta["facesr"])
+    net = R(info["arch"])
+    net.load_state_dict(weights, strict=True)
+    net.eval()
+    x = read_safetensors(input_file)[0]["x"].float()
+    say({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": list(x.shape)})
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd:
+            continue
+        try:
+            if cmd[0] == "quit":
+                break
+            if cmd[0] == "forward":
+                times = []
+                for _ in range(int(cmd[1])):
+                    t0 = time.perf_counter()
+                    with torch.inference_mode():
+                        net(x)
+                    times.append(time.perf_counter() - t0)
+                say({"times": times})
+            elif cmd[0] == "sample":
+                with torch.inference_mode():
+                    y = net(x)
+                say({"values": y.flatten()[: int(cmd[1])].tolist()})
+            else:
+                say({"error": f"unknown command {cmd[0]}"})
+        except Exception as e:  # noqa: BLE001 - report to the bench instead of dying silently
+            say({"error": f"{type(e).__name__}: {e}"})
+
+
+main()
