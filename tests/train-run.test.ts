@@ -20,6 +20,7 @@ import { TRAIN_MODES } from '../src/train/scgan.js';
 import { PRESETS, loadModel, type MethodNetworks } from '../src/models/index.js';
 import { lowResolutionFolders } from '../src/train/run.js';
 import { noGrad, zeros } from '../src/tensor/index.js';
+import { readSafetensors } from '../src/io/index.js';
 
 const main = path.join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 const run = (...args: string[]) =>
@@ -144,6 +145,19 @@ test('train --config: flags win, the hold-out is identity-disjoint, a model file
   x.dispose();
   y.dispose();
   m.net.dispose();
+  // The average's batch-norm statistics are R's (copied every step), not their initial values.
+  const { tensors } = await readSafetensors(path.join(out, 'checkpoint.safetensors'));
+  const stats = [...tensors.keys()].filter((k) => k.startsWith('net.R.') && /running_(mean|var)$/.test(k));
+  assert.ok(stats.length > 0);
+  for (const k of stats) {
+    const r = tensors.get(k)!.toFloat32Array();
+    assert.deepEqual(tensors.get(k.replace('net.R.', 'net.EMA.'))!.toFloat32Array(), r, k);
+    assert.ok(
+      r.some((v) => v !== 0 && v !== 1),
+      `${k} still at its initial value`,
+    );
+  }
+  for (const t of tensors.values()) t.dispose();
 
   const out2 = path.join(root, 'run2');
   const r2 = run(

@@ -44,6 +44,7 @@ export interface TrainOptions {
   weights?: Partial<LossWeights>;
   /** FAN weights (safetensors) for mode 'full'. */
   fan?: string;
+  /** EMA decay of R (default 0.999), warmed up as min(decay, (1 + step) / (10 + step)). */
   emaDecay?: number;
   seed?: number;
   threads?: number;
@@ -112,6 +113,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (o.device && o.device !== 'cpu') ema.to({ device: o.device });
   ema.loadStateDict(networks.R.stateDict());
   ema.eval();
+  const floatBuffers = (m: Restoration) =>
+    m
+      .namedBuffers()
+      .filter(([, t]) => t.dtype === 'float32')
+      .map(([, t]) => t);
+  const emaBuffers = floatBuffers(ema);
+  const rBuffers = floatBuffers(networks.R);
 
   if (o.init && !(o.resume && existsSync(ckpt))) await initFrom(o.init, { ...networks, EMA: ema });
 
@@ -245,7 +253,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         lrFromHr?.dispose();
         break;
       }
-      emaUpdate(ema.parameters(), networks.R.parameters(), o.emaDecay ?? 0.999);
+      // Warm-up (as in TensorFlow's ExponentialMovingAverage with num_updates): the average follows R
+      // closely at first instead of carrying its random start for thousands of steps.
+      emaUpdate(
+        ema.parameters(),
+        networks.R.parameters(),
+        Math.min(o.emaDecay ?? 0.999, (1 + step) / (10 + step)),
+      );
+      // Buffers (batch-norm running statistics) are copied, as BasicSR's model_ema does: without this
+      // the average would run in eval mode with its initial statistics.
+      emaUpdate(emaBuffers, rBuffers, 0);
       for (const s of Object.values(schedulers)) s.step();
       step++;
       if (step % (o.logEvery ?? 10) === 0 || step === 1) {
