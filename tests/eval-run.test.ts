@@ -194,7 +194,15 @@ test('facesr eval CLI: JSON with mean, interval and count per method; report and
   assert.deepEqual(Object.keys(j.methods), ['bicubic', 'tiny']);
   for (const m of Object.values(j.methods)) {
     assert.equal(m.faces, 3);
-    for (const k of ['psnr', 'psnr_y', 'ssim', 'ssim_y', 'identity_cosine', 'identity_distance']) {
+    for (const k of [
+      'psnr',
+      'psnr_y',
+      'ssim',
+      'ssim_y',
+      'identity_cosine',
+      'identity_distance',
+      'landmark_nme',
+    ]) {
       assert.equal(typeof m[k]!.mean, 'number', k);
       assert.equal(m[k]!.ci95.length, 2);
       assert.equal(m[k]!.n, 3);

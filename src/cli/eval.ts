@@ -10,7 +10,7 @@ export const EVAL_HELP = `Usage: facesr eval (--hr DIR | --list FILE) --json OUT
 Makes low-resolution faces from high-resolution face crops with a seeded degradation, restores them
 with each method and scores the result against the HR face: PSNR and SSIM (RGB and BT.601 Y,
 BasicSR conventions, 8-bit) and identity similarity (cosine of face-api's 128-d face descriptors,
-restored vs HR). HR = each image's centred square resized to 64x64 (area); LR = 16x16.
+restored vs HR) and the landmark NME of face-api's 68-point net (restored vs HR). HR = each image's centred square resized to 64x64 (area); LR = 16x16.
 
   --hr DIR            folder of HR face crops (any size, square works best)
   --list FILE         or a file of image paths, one a line (e.g. a training run's holdout.txt)
@@ -22,9 +22,11 @@ restored vs HR). HR = each image's centred square resized to 64x64 (area); LR = 
   --batch N           faces per batch (default 64)
   --crop-border N     pixels dropped on each side before PSNR/SSIM (default 0)
   --no-identity       skip identity similarity (faster)
+  --no-landmarks      skip the landmark NME (face-api 68-point net, restored vs HR)
   --json OUT          write the results: per method mean, 95% interval (Student-t) and face count
                       for psnr, psnr_y, ssim, ssim_y, identity_cosine, identity_distance
-                      (Euclidean, dlib's same-person threshold is about 0.6); per-face scores
+                      (Euclidean, dlib's same-person threshold is about 0.6), landmark_nme;
+                      per-face scores
   --report DIR        also write DIR/report.md (table) and DIR/grid.png (LR | methods | HR)
   --quiet             no progress line`;
 
@@ -42,6 +44,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       batch: { type: 'string' },
       'crop-border': { type: 'string' },
       'no-identity': { type: 'boolean' },
+      'no-landmarks': { type: 'boolean' },
       json: { type: 'string' },
       report: { type: 'string' },
       quiet: { type: 'boolean' },
@@ -92,6 +95,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       seed,
       batch: intOption(values.batch, '--batch', 64),
       identity: !(values['no-identity'] ?? false),
+      landmarks: !(values['no-landmarks'] ?? false),
       cropBorder,
       onProgress: quiet
         ? undefined
@@ -117,7 +121,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       const f = (s: { mean: number; ci95: [number, number] } | undefined, d: number) =>
         s ? `${s.mean.toFixed(d)} [${s.ci95[0].toFixed(d)}, ${s.ci95[1].toFixed(d)}]` : '-';
       console.log(
-        `${m.name}: ${m.faces} faces  PSNR ${f(m.psnr, 2)}  PSNR-Y ${f(m.psnr_y, 2)}  SSIM ${f(m.ssim, 4)}  SSIM-Y ${f(m.ssim_y, 4)}  identity cosine ${f(m.identity_cosine, 4)}  distance ${f(m.identity_distance, 3)}`,
+        `${m.name}: ${m.faces} faces  PSNR ${f(m.psnr, 2)}  PSNR-Y ${f(m.psnr_y, 2)}  SSIM ${f(m.ssim, 4)}  SSIM-Y ${f(m.ssim_y, 4)}  identity cosine ${f(m.identity_cosine, 4)}  distance ${f(m.identity_distance, 3)}  landmark NME % ${f(m.landmark_nme, 2)}`,
       );
     }
     console.log(

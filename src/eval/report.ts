@@ -41,6 +41,7 @@ const COLUMNS: [keyof MethodResult & string, string, number][] = [
   ['ssim_y', 'SSIM Y', 4],
   ['identity_cosine', 'identity cosine', 4],
   ['identity_distance', 'identity distance', 4],
+  ['landmark_nme', 'landmark NME %', 2],
 ];
 
 /** The Markdown table: mean [95% interval] per method. */

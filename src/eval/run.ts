@@ -8,7 +8,8 @@
 // - methods: 'bicubic' = F.interpolate(lr, x4, mode 'bicubic', align_corners False) (PyTorch's
 //   a = -0.75 kernel, no antialias), clamped; 'model' = the shipped default model; anything else =
 //   a model file. Outputs are quantised to 8 bits ((x + 1) * 127.5, rounded, clamped) before scoring.
-// - per face: PSNR, SSIM (RGB and BT.601 Y, metrics.ts) and identity cosine (identity.ts).
+// - per face: PSNR, SSIM (RGB and BT.601 Y, metrics.ts), identity cosine and distance (identity.ts),
+//   landmark NME of an independent 68-point net, restored vs HR (landmarks.ts).
 // - summary per method: mean, 95% Student-t interval, n; and the paired difference to bicubic.
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { loadSample, makeDegradation, resize, type DegradationPreset } from '../
 import { loadModel, type LoadedModel } from '../models/modelfile.js';
 import { fromTypedArray, inferenceMode, tidy, type Tensor } from '../tensor/index.js';
 import { IdentityNet, cosine, euclidean } from './identity.js';
+import { LandmarkNet, nme } from './landmarks.js';
 import { qualityScores, type Image8, type QualityScores } from './metrics.js';
 import { summarize, type Summary } from './stats.js';
 
@@ -167,6 +169,8 @@ export interface EvalOptions {
   batch?: number;
   /** Compute identity similarity (default true). */
   identity?: boolean;
+  /** Compute the landmark NME of face-api's 68-point net, restored vs HR (default true). */
+  landmarks?: boolean;
   /** crop_border for PSNR/SSIM (default 0). */
   cropBorder?: number;
   /** Faces kept (as images) for the report's grid (default 8, spread over the set). */
@@ -178,6 +182,8 @@ export interface FaceScores extends QualityScores {
   identity_cosine?: number;
   /** Euclidean distance of the same descriptors (dlib's convention: same person below about 0.6). */
   identity_distance?: number;
+  /** Landmark NME (%) of face-api's 68-point net on the restored face against its landmarks on the HR face. */
+  landmark_nme?: number;
 }
 
 export interface MethodResult {
@@ -190,6 +196,7 @@ export interface MethodResult {
   ssim_y: Summary;
   identity_cosine?: Summary;
   identity_distance?: Summary;
+  landmark_nme?: Summary;
   /** Paired difference (this method - bicubic) per face, when bicubic is among the methods. */
   vs_bicubic?: Record<string, Summary>;
 }
@@ -204,7 +211,15 @@ export interface EvalResult {
   seconds: number;
 }
 
-const METRICS = ['psnr', 'psnr_y', 'ssim', 'ssim_y', 'identity_cosine', 'identity_distance'] as const;
+const METRICS = [
+  'psnr',
+  'psnr_y',
+  'ssim',
+  'ssim_y',
+  'identity_cosine',
+  'identity_distance',
+  'landmark_nme',
+] as const;
 
 /** Runs the protocol; methods are not disposed. */
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
@@ -217,6 +232,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const cropBorder = o.cropBorder ?? 0;
   const deg = makeDegradation(o.degrade, { seed, range: '-1,1' });
   const idNet = o.identity === false ? null : await IdentityNet.load();
+  const lmNet = o.landmarks === false ? null : await LandmarkNet.load();
   const gridIdx = new Set(spread([...files.keys()], o.gridFaces ?? 8));
   const faces: EvalResult['faces'] = [];
   const grid: EvalResult['grid'] = [];
@@ -260,6 +276,14 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         dist.push(d.map((v, i) => euclidean(v, hrDesc[i]!)));
       }
     }
+    const lmErr: number[][] = [];
+    if (lmNet) {
+      const ref = await lmNet.landmarks(hr);
+      for (const out of outs) {
+        const p = await lmNet.landmarks(out);
+        lmErr.push(p.map((v, i) => nme(v, ref[i]!)));
+      }
+    }
     part.forEach((file, i) => {
       const scores: Record<string, FaceScores> = {};
       o.methods.forEach((m, k) => {
@@ -268,6 +292,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
           q.identity_cosine = cos[k]![i]!;
           q.identity_distance = dist[k]![i]!;
         }
+        if (lmNet) q.landmark_nme = lmErr[k]![i]!;
         scores[m.name] = q;
       });
       faces.push({ file, scores });
@@ -290,10 +315,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       r.identity_cosine = summarize(col('identity_cosine'));
       r.identity_distance = summarize(col('identity_distance'));
     }
+    if (lmNet) r.landmark_nme = summarize(col('landmark_nme'));
     if (m.name !== 'bicubic' && o.methods.some((x) => x.name === 'bicubic')) {
       r.vs_bicubic = {};
       for (const k of METRICS) {
         if (k.startsWith('identity') && !idNet) continue;
+        if (k === 'landmark_nme' && !lmNet) continue;
         const a = col(k);
         const b = col(k, 'bicubic');
         r.vs_bicubic[k] = summarize(a.map((v, i) => v - b[i]!));
@@ -315,6 +342,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       : 'not computed',
     identity_distance: idNet
       ? 'Euclidean distance of the same descriptors, restored vs HR (dlib convention: same person below about 0.6)'
+      : 'not computed',
+    landmark_nme: lmNet
+      ? `NME (%) of ${lmNet.name} on the restored face against its own landmarks on the HR face, over the HR outer-eye-corner distance (points 36-45)`
       : 'not computed',
     interval:
       '95% Student-t confidence interval of the mean over faces (mean -/+ t(0.975, n-1) sd / sqrt(n))',
