@@ -58,8 +58,10 @@ Options:
   --json FILE               per-photo and per-face report: box, score, native size, frame,
                             restored or why not, time in ms
   --dry-run                 find faces and report only: no model, no images written (--json is)
-  --pixel-limit N           largest photo, input and scaled output, in pixels (default ${DEFAULT_PIXEL_LIMIT / 1e6} MP:
-                            about ${Math.round((DEFAULT_PIXEL_LIMIT * 3 * 2) / 1e9)} GB of pixel buffers); larger ones are refused
+  --pixel-limit N           largest photo, input and scaled output, in pixels (default ${DEFAULT_PIXEL_LIMIT / 1e6} MP);
+                            larger ones are refused with a message, never half-processed. Memory
+                            is about 21 bytes per output pixel (an 81 MP JPEG: 1.7 GB), plus the
+                            detector's tiles
   --quiet                   no progress line
   -h, --help                this text
 
