@@ -17,7 +17,8 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
   --out DIR           run folder: checkpoint.safetensors, log.jsonl, samples/, losses.png
   --mode M            full (default) | scgan (no heatmap loss) | bulat18 (DF + R) | pixel (L1 only)
   --preset P          cpu (default) | paper
-  --fan FILE          trained FAN weights (mode full; see 'facesr train-fan')
+  --fan FILE          trained FAN weights (mode full; default: the shipped models/fan-PRESET.safetensors;
+                      see 'facesr train-fan')
   --lambda-hm X       weight of the heatmap loss (default 10)
   --steps N           iterations (default 20000)
   --batch N           batch size (default 16)

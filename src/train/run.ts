@@ -10,6 +10,7 @@ import {
   buildModel,
   preset,
   saveModel,
+  modelsDir,
   type MethodNetworks,
   type Restoration,
 } from '../models/index.js';
@@ -90,13 +91,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const networks = buildNetworks(nets);
   let fan: FAN | null = null;
   if (o.mode === 'full' && (o.weights?.lambdaHm ?? 10) > 0) {
-    if (!o.fan)
+    // The shipped FAN of the preset when none is given (models/fan-<preset>.safetensors).
+    const shipped = path.join(modelsDir(), `fan-${o.preset ?? 'cpu'}.safetensors`);
+    const fanFile = o.fan ?? (!o.networks && existsSync(shipped) ? shipped : undefined);
+    if (!fanFile)
       throw new ArgumentError(
         "Mode 'full' needs a trained FAN: --fan FILE (train one with facesr train-fan)",
       );
     fan = buildModel(nets.FAN) as FAN;
-    const { tensors } = await readSafetensors(o.fan);
-    fan.loadStateDict(tensors);
+    const { tensors } = await readSafetensors(fanFile);
+    try {
+      fan.loadStateDict(tensors);
+    } catch (err) {
+      for (const t of tensors.values()) t.dispose();
+      throw new FacesrError(`${fanFile}: not a FAN of this preset: ${(err as Error).message}`);
+    }
+    if (!o.fan) console.error(`facesr train: heatmap loss through the shipped FAN ${fanFile}`);
     for (const t of tensors.values()) t.dispose();
   }
   if (o.device && o.device !== 'cpu') {
