@@ -149,6 +149,7 @@ export function restoreFaces(
       throw new ArgumentError(
         `restoreFaces: crop ${i} is ${c.width}x${c.height} (${c.data.length} bytes); expected ${inSize}x${inSize} RGB`,
       );
+  const device = net.parameters()[0]?.device ?? 'cpu';
   const out: RgbImage[] = [];
   for (let i = 0; i < crops.length; i += bs) {
     const part = crops.slice(i, i + bs);
@@ -156,7 +157,7 @@ export function restoreFaces(
       inferenceMode(() => {
         const x = cat(
           part.map((c) =>
-            imageToTensor(c.data, { width: inSize, height: inSize, channels: 3 }, { range: '-1,1' }),
+            imageToTensor(c.data, { width: inSize, height: inSize, channels: 3 }, { range: '-1,1', device }),
           ),
           0,
         );
