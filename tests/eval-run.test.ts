@@ -158,6 +158,46 @@ test('evaluate: bicubic and a model file, deterministic per seed, no leaks', asy
   }
 });
 
+test('evaluate: resume from a progress file gives the same faces as one uninterrupted run', async () => {
+  const files = [0, 1, 2, 3, 4].map((i) => path.join(hrDir, `face${i}.png`));
+  const methods = await makeMethods(['bicubic', modelFile]);
+  const prog = path.join(tmp, 'progress.jsonl');
+  try {
+    const o = {
+      files,
+      degrade: 'realistic' as const,
+      methods,
+      seed: 9,
+      batch: 2,
+      identity: false,
+      landmarks: false,
+    };
+    const full = await evaluate({ ...o, progressFile: prog });
+    const lines = readFileSync(prog, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.length, 1 + 5);
+    // interrupted after 3 faces, the 4th line half written
+    writeFileSync(prog, lines.slice(0, 4).join('\n') + '\n' + lines[4]!.slice(0, 20));
+    const progress: number[] = [];
+    const resumed = await evaluate({
+      ...o,
+      batch: 3,
+      progressFile: prog,
+      resume: true,
+      onProgress: (d) => progress.push(d),
+    });
+    assert.deepEqual(progress, [3, 5]);
+    assert.deepEqual(resumed.faces, full.faces);
+    assert.deepEqual(resumed.methods, full.methods);
+    assert.equal(readFileSync(prog, 'utf8').split('\n').filter(Boolean).length, 6);
+    await assert.rejects(
+      evaluate({ ...o, seed: 10, progressFile: prog, resume: true }),
+      /belongs to another evaluation/,
+    );
+  } finally {
+    for (const m of methods) m.dispose();
+  }
+});
+
 test('facesr eval CLI: JSON with mean, interval and count per method; report and grid', () => {
   const out = path.join(tmp, 'res', 'eval.json');
   const rep = path.join(tmp, 'report');
@@ -211,6 +251,7 @@ test('facesr eval CLI: JSON with mean, interval and count per method; report and
   assert.equal(j.faces.length, 3);
   assert.match(String(j.protocol.interval), /Student-t/);
   assert.ok(existsSync(path.join(rep, 'grid.png')));
+  assert.ok(!existsSync(`${out}.progress.jsonl`), 'progress file removed at the end');
   assert.match(readFileSync(path.join(rep, 'report.md'), 'utf8'), /\| bicubic \| 3 \|/);
   // errors
   const bad = spawnSync(process.execPath, [main, 'eval', '--hr', hrDir, '--json', out, '--degrade', 'nope'], {

@@ -1,5 +1,5 @@
 // `facesr eval`: command-line front of src/eval (synthetic-LR protocol on a folder or list of HR faces).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FacesrError } from '../core/errors.js';
@@ -28,6 +28,8 @@ restored vs HR) and the landmark NME of face-api's 68-point net (restored vs HR)
                       (Euclidean, dlib's same-person threshold is about 0.6), landmark_nme;
                       per-face scores
   --report DIR        also write DIR/report.md (table) and DIR/grid.png (LR | methods | HR)
+  --resume            continue an interrupted run: faces already in OUT.progress.jsonl (written
+                      after every batch, removed at the end) are not measured again
   --quiet             no progress line`;
 
 export async function evalCommand(args: string[]): Promise<number> {
@@ -48,6 +50,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       json: { type: 'string' },
       report: { type: 'string' },
       quiet: { type: 'boolean' },
+      resume: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -86,6 +89,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (values.limit !== undefined) files = spread(files, intOption(values.limit, '--limit', all));
   const methods = await makeMethods(specs);
   const quiet = values.quiet ?? false;
+  mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
+  const progressFile = `${values.json}.progress.jsonl`;
   const t0 = Date.now();
   try {
     const r = await evaluate({
@@ -97,6 +102,8 @@ export async function evalCommand(args: string[]): Promise<number> {
       identity: !(values['no-identity'] ?? false),
       landmarks: !(values['no-landmarks'] ?? false),
       cropBorder,
+      progressFile,
+      resume: values.resume ?? false,
       onProgress: quiet
         ? undefined
         : (done, total) => {
@@ -108,7 +115,6 @@ export async function evalCommand(args: string[]): Promise<number> {
           },
     });
     if (!quiet) process.stderr.write('\n');
-    mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
     writeFileSync(
       values.json,
       resultJson(r, {
@@ -124,8 +130,9 @@ export async function evalCommand(args: string[]): Promise<number> {
         `${m.name}: ${m.faces} faces  PSNR ${f(m.psnr, 2)}  PSNR-Y ${f(m.psnr_y, 2)}  SSIM ${f(m.ssim, 4)}  SSIM-Y ${f(m.ssim_y, 4)}  identity cosine ${f(m.identity_cosine, 4)}  distance ${f(m.identity_distance, 3)}  landmark NME % ${f(m.landmark_nme, 2)}`,
       );
     }
+    rmSync(progressFile, { force: true });
     console.log(
-      `facesr eval: ${r.faces.length} faces in ${r.seconds.toFixed(1)} s; results in ${values.json}`,
+      `facesr eval: ${r.faces.length} faces (${r.seconds.toFixed(1)} s in this run); results in ${values.json}`,
     );
     if (values.report) {
       const file = await writeReport(values.report, r, `facesr eval: ${degrade}`);

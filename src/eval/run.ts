@@ -11,7 +11,8 @@
 // - per face: PSNR, SSIM (RGB and BT.601 Y, metrics.ts), identity cosine and distance (identity.ts),
 //   landmark NME of an independent 68-point net, restored vs HR (landmarks.ts).
 // - summary per method: mean, 95% Student-t interval, n; and the paired difference to bicubic.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError } from '../core/errors.js';
 import { loadSample, makeDegradation, resize, type DegradationPreset } from '../data/index.js';
@@ -176,6 +177,13 @@ export interface EvalOptions {
   /** Faces kept (as images) for the report's grid (default 8, spread over the set). */
   gridFaces?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A JSON-lines file the per-face scores are appended to after each batch (first line: what is
+   * being measured). With `resume`, faces already there are not measured again (the same protocol
+   * is checked) and the run continues after them; without it the file is started afresh.
+   */
+  progressFile?: string;
+  resume?: boolean;
 }
 
 export interface FaceScores extends QualityScores {
@@ -221,6 +229,38 @@ const METRICS = [
   'landmark_nme',
 ] as const;
 
+const numberOut = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
+const numberIn = (_k: string, v: unknown) =>
+  v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : v;
+
+/** Faces already measured in a progress file with the same header, in order; throws if it is another run's. */
+function readProgress(
+  file: string,
+  header: Record<string, unknown>,
+  files: readonly string[],
+): EvalResult['faces'] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  if (lines.length === 0) return [];
+  const head = JSON.stringify(JSON.parse(lines[0]!));
+  if (head !== JSON.stringify(header))
+    throw new ArgumentError(
+      `eval --resume: ${file} belongs to another evaluation (faces, degradation, seed, methods or metrics differ); delete it or run without --resume`,
+    );
+  const faces: EvalResult['faces'] = [];
+  for (const line of lines.slice(1)) {
+    let f: EvalResult['faces'][number];
+    try {
+      f = JSON.parse(line, numberIn) as EvalResult['faces'][number];
+    } catch {
+      break; // a line cut short by an interruption: measure that face again
+    }
+    if (f.file !== files[faces.length]) break;
+    faces.push(f);
+  }
+  return faces;
+}
+
 /** Runs the protocol; methods are not disposed. */
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const t0 = Date.now();
@@ -234,9 +274,32 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const idNet = o.identity === false ? null : await IdentityNet.load();
   const lmNet = o.landmarks === false ? null : await LandmarkNet.load();
   const gridIdx = new Set(spread([...files.keys()], o.gridFaces ?? 8));
+  const header = {
+    kind: 'facesr-eval-progress/1',
+    faces: createHash('sha256').update(files.join('\n')).digest('hex'),
+    degrade: o.degrade,
+    seed,
+    methods: o.methods.map((m) => [m.name, m.description]),
+    cropBorder,
+    identity: Boolean(idNet),
+    landmarks: Boolean(lmNet),
+  };
   const faces: EvalResult['faces'] = [];
+  if (o.progressFile) {
+    if (o.resume) faces.push(...readProgress(o.progressFile, header, files));
+    // rewrite the kept part (drops a half-written last line)
+    writeFileSync(
+      o.progressFile,
+      [header, ...faces].map((x) => JSON.stringify(x, numberOut) + '\n').join(''),
+    );
+  }
+  const start = faces.length;
+  if (start > 0) {
+    deg.sample(start, [HR_SIZE, HR_SIZE]); // the generator where the first run left it
+    o.onProgress?.(start, files.length);
+  }
   const grid: EvalResult['grid'] = [];
-  for (let s = 0; s < files.length; s += batch) {
+  for (let s = start; s < files.length; s += batch) {
     const part = files.slice(s, s + batch);
     const hr = await Promise.all(part.map((f) => loadHr(f)));
     const hrT = imagesToTensor(hr);
@@ -284,6 +347,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         lmErr.push(p.map((v, i) => nme(v, ref[i]!)));
       }
     }
+    const added = faces.length;
     part.forEach((file, i) => {
       const scores: Record<string, FaceScores> = {};
       o.methods.forEach((m, k) => {
@@ -298,6 +362,14 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       faces.push({ file, scores });
       if (gridIdx.has(s + i)) grid.push({ file, lr: lr8[i]!, outputs: outs.map((x) => x[i]!), hr: hr[i]! });
     });
+    if (o.progressFile)
+      appendFileSync(
+        o.progressFile,
+        faces
+          .slice(added)
+          .map((f) => JSON.stringify(f, numberOut) + '\n')
+          .join(''),
+      );
     o.onProgress?.(Math.min(s + batch, files.length), files.length);
   }
   const methods: MethodResult[] = o.methods.map((m) => {
