@@ -291,7 +291,7 @@ test('cli: faces restored, no-face photo copied and reported, --json contents, b
   assert.deepEqual(readdirSync(out2), []);
 });
 
-test('cli: --dry-run writes no images (only the --json report); --only-faces writes 64x64 crops', async () => {
+test('cli: --dry-run writes no images (only the --json report); --only-faces writes 64x64 crops; --compare pairs', async () => {
   const dir = path.join(tmp, 'cli2');
   mkdirSync(dir, { recursive: true });
   const photo = path.join(dir, 'p.png');
@@ -316,9 +316,23 @@ test('cli: --dry-run writes no images (only the --json report); --only-faces wri
   assert.ok(!existsSync(out), 'dry run created the output folder');
   assert.equal(JSON.parse(readFileSync(json, 'utf8')).files[0].faces.length, 2);
 
-  const crops = run(photo, '-o', out, '--boxes', boxes, '--only-faces', '--model', modelFile, '--suffix=-r');
+  const crops = run(
+    photo,
+    '-o',
+    out,
+    '--boxes',
+    boxes,
+    '--only-faces',
+    '--model',
+    modelFile,
+    '--suffix=-r',
+    '--compare',
+  );
   assert.equal(crops.status, 0, crops.stderr);
-  assert.deepEqual(readdirSync(out).sort(), ['p-r_000.png', 'p-r_001.png']);
+  assert.deepEqual(readdirSync(out).sort(), ['compare', 'p-r_000.png', 'p-r_001.png']);
+  assert.deepEqual(readdirSync(path.join(out, 'compare')).sort(), ['p-r_000.png', 'p-r_001.png']);
+  const pair = await sharp(path.join(out, 'compare', 'p-r_001.png')).metadata();
+  assert.deepEqual([pair.width, pair.height], [256, 128]);
   const meta = await sharp(path.join(out, 'p-r_000.png')).metadata();
   assert.deepEqual([meta.width, meta.height], [64, 64]);
 });

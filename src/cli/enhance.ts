@@ -7,7 +7,7 @@ import { ArgumentError, FacesrError } from '../core/errors.js';
 import { writeFileAtomic } from '../io/index.js';
 import { DEFAULT_PIXEL_LIMIT, writeImage, type OutputFormat } from '../data/image.js';
 import { expandInputs, runBatch } from '../data/files.js';
-import type { Detector, Face } from '../data/faces.js';
+import { type Detector, type Face, type RgbImage, cropFrame, resizeSquare } from '../data/faces.js';
 import { setNumThreads } from '../tensor/index.js';
 import {
   DEFAULT_MAX_FACE,
@@ -38,6 +38,8 @@ Options:
   --model NAME|FILE         shipped model name or a .safetensors model file (default ${DEFAULT_MODEL})
   --scale 1|2|4             up-scale the whole photo (default 1)
   --only-faces              write the restored 64x64 crops (OUT/<name>_<face>.png), not photos
+  --compare                 also write, per restored face, OUT/compare/<name>_<face>.png: the
+                            face's frame before (bicubic) and after, side by side, 128 px each
   --min-size N              leave faces under N px (box long side) as they are (default ${DEFAULT_MIN_FACE})
   --max-size N              leave faces over N px as they are (default ${DEFAULT_MAX_FACE})
   --detector NAME           retinaface or ssd (default: retinaface when its weights are given by
@@ -89,6 +91,7 @@ export async function enhanceCommand(args: string[]): Promise<number> {
       model: { type: 'string' },
       scale: { type: 'string' },
       'only-faces': { type: 'boolean' },
+      compare: { type: 'boolean' },
       'min-size': { type: 'string' },
       'max-size': { type: 'string' },
       detector: { type: 'string' },
@@ -234,6 +237,23 @@ export async function enhanceCommand(args: string[]): Promise<number> {
         report.status = 'dry-run';
         return;
       }
+      if (values.compare) {
+        const dir = path.join(out, 'compare');
+        await mkdir(dir, { recursive: true });
+        let k = 0;
+        for (const f of r.faces) {
+          if (!f.restored) continue;
+          const pair = sideBySide(
+            resizeSquare(cropFrame(r.input, f.frame), 128),
+            resizeSquare(r.crops[k++]!, 128),
+          );
+          const target = claim(
+            file,
+            path.join(dir, `${stem}${suffix}_${String(f.index).padStart(3, '0')}.png`),
+          );
+          await writeImage(target, { ...pair, channels: 3 }, { grayscale: r.grayscale });
+        }
+      }
       if (values['only-faces']) {
         let k = 0;
         for (const f of r.faces) {
@@ -323,4 +343,15 @@ export async function enhanceCommand(args: string[]): Promise<number> {
     detector?.dispose?.();
     model?.net.dispose();
   }
+}
+
+/** Two images of the same height, left and right. */
+function sideBySide(a: RgbImage, b: RgbImage): RgbImage {
+  const width = a.width + b.width;
+  const data = new Uint8Array(width * a.height * 3);
+  for (let y = 0; y < a.height; y++) {
+    data.set(a.data.subarray(y * a.width * 3, (y + 1) * a.width * 3), y * width * 3);
+    data.set(b.data.subarray(y * b.width * 3, (y + 1) * b.width * 3), (y * width + a.width) * 3);
+  }
+  return { data, width, height: a.height };
 }
