@@ -251,6 +251,7 @@ test('facesr eval CLI: JSON with mean, interval and count per method; report and
   assert.equal(j.faces.length, 3);
   assert.match(String(j.protocol.interval), /Student-t/);
   assert.ok(existsSync(path.join(rep, 'grid.png')));
+  assert.match(readFileSync(path.join(rep, 'report.html'), 'utf8'), /<td>bicubic<\/td><td>3<\/td>/);
   assert.ok(!existsSync(`${out}.progress.jsonl`), 'progress file removed at the end');
   assert.match(readFileSync(path.join(rep, 'report.md'), 'utf8'), /\| bicubic \| 3 \|/);
   // errors

@@ -27,7 +27,8 @@ restored vs HR) and the landmark NME of face-api's 68-point net (restored vs HR)
                       for psnr, psnr_y, ssim, ssim_y, identity_cosine, identity_distance
                       (Euclidean, dlib's same-person threshold is about 0.6), landmark_nme;
                       per-face scores
-  --report DIR        also write DIR/report.md (table) and DIR/grid.png (LR | methods | HR)
+  --report DIR        also write DIR/report.md and DIR/report.html (table) and DIR/grid.png
+                      (LR | methods | HR)
   --resume            continue an interrupted run: faces already in OUT.progress.jsonl (written
                       after every batch, removed at the end) are not measured again
   --quiet             no progress line`;

@@ -106,7 +106,20 @@ export function gridImage(r: EvalResult): Image8 {
   return { data, width: W, height: H, channels: 3 };
 }
 
-/** Writes DIR/report.md and DIR/grid.png. */
+const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The same table as HTML. */
+export function htmlTable(r: EvalResult): string {
+  const cols = COLUMNS.filter(([k]) => r.methods.some((m) => m[k] !== undefined));
+  const head = `<tr><th>method</th><th>faces</th>${cols.map((c) => `<th>${esc(c[1])}</th>`).join('')}</tr>`;
+  const rows = r.methods.map(
+    (m) =>
+      `<tr><td>${esc(m.name)}</td><td>${m.faces}</td>${cols.map(([k, , d]) => `<td>${esc(fmt(m[k] as Summary, d))}</td>`).join('')}</tr>`,
+  );
+  return `<table>\n${head}\n${rows.join('\n')}\n</table>`;
+}
+
+/** Writes DIR/report.md, DIR/report.html and DIR/grid.png. */
 export async function writeReport(dir: string, r: EvalResult, title: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const g = gridImage(r);
@@ -150,5 +163,23 @@ export async function writeReport(dir: string, r: EvalResult, title: string): Pr
   ].join('\n');
   const file = path.join(dir, 'report.md');
   writeFileSync(file, md);
+  const html = [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><title>${esc(title)}</title>`,
+    '<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child{text-align:left}img{image-rendering:pixelated;width:calc(2*var(--w))}</style>',
+    '</head><body>',
+    `<h1>${esc(title)}</h1>`,
+    `<p>${r.methods[0]?.faces ?? 0} faces, degradation <code>${esc(String(p.degradation))}</code> (seed ${esc(String(p.seed))}). Mean [95% interval] over faces (Student-t).</p>`,
+    htmlTable(r),
+    '<h2>Protocol</h2><ul>',
+    ...Object.entries(p).map(([k, v]) => `<li>${esc(k)}: ${esc(String(v))}</li>`),
+    '</ul><h2>Methods</h2><ul>',
+    ...r.methods.map((m) => `<li>${esc(m.name)}: ${esc(m.description)}</li>`),
+    `</ul><h2>Faces</h2><p>LR | ${esc(r.methods.map((m) => m.name).join(' | '))} | HR</p>`,
+    `<img src="grid.png" alt="grid" style="--w:${g.width}px">`,
+    '</body></html>',
+    '',
+  ].join('\n');
+  writeFileSync(path.join(dir, 'report.html'), html);
   return file;
 }
