@@ -140,7 +140,9 @@ test('enhance --scale 2: output twice the size; faces outside [minSize, maxSize]
     { box: [60, 10, 64, 15], score: 0.8 }, // 5 px: too small
     { box: [10, 5, 95, 78], score: 0.7 }, // 85 px: too large
   ];
+  const base = liveTensors();
   const r = await enhance(await png(img), { model, faces, scale: 2 });
+  assert.equal(liveTensors(), base, 'enhance leaked tensors');
   assert.deepEqual([r.width, r.height], [200, 160]);
   const meta = await sharp(r.bytes!).metadata();
   assert.deepEqual([meta.width, meta.height], [200, 160]);
