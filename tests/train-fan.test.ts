@@ -6,6 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { FanConfig } from '../src/models/index.js';
 import { trainFan, nme, loadFanData } from '../src/train/fan.js';
+import { readSafetensors } from '../src/io/index.js';
 
 // A tiny FAN with the real topology (2 stacks: intermediate supervision) and 68 points.
 const TINY: FanConfig = {
@@ -172,6 +173,37 @@ test('resume gives the same losses as no interruption; the end writes weights an
     for (const v of [m.nme_percent.test_hr, m.nme_percent.test_x4up, m.nme_percent.holdout_hr])
       assert.ok(Number.isFinite(v) && v > 0, `NME ${v}`);
     assert.ok(m.nme_percent.holdout_faces > 0);
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+  }
+});
+
+test('init starts from given weights: with a zero learning rate they come out unchanged', async () => {
+  const a = mkdtempSync(path.join(os.tmpdir(), 'facesr-fan-init-a-'));
+  const b = mkdtempSync(path.join(os.tmpdir(), 'facesr-fan-init-b-'));
+  try {
+    const o = { ...common, data: dataRoot, holdout: 0, evaluate: false };
+    await trainFan({ ...o, out: a, steps: 2, lr0: 3e-3 });
+    const src = path.join(a, 'fan.safetensors');
+    const r = await trainFan({ ...o, out: b, steps: 1, lr0: 0, etaMin: 0, init: src });
+    assert.equal(r.step, 1);
+    const before = await readSafetensors(src);
+    const after = await readSafetensors(path.join(b, 'fan.safetensors'));
+    const params = [...before.tensors.keys()].filter((k) => !/running_|num_batches/.test(k));
+    assert.ok(params.length > 10);
+    for (const k of params)
+      assert.deepEqual(after.tensors.get(k)!.toFloat32Array(), before.tensors.get(k)!.toFloat32Array(), k);
+    for (const t of [...before.tensors.values(), ...after.tensors.values()]) t.dispose();
+    await assert.rejects(
+      trainFan({
+        ...o,
+        out: mkdtempSync(path.join(os.tmpdir(), 'facesr-fan-init-c-')),
+        steps: 1,
+        init: path.join(a, 'checkpoint.safetensors'),
+      }),
+      /not a FAN of this configuration/,
+    );
   } finally {
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });

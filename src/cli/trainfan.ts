@@ -24,6 +24,8 @@ reduced x4 then bicubic up-sampled, for the given test split and an identity-dis
   --device D          cpu (default) | cuda | cuda:N
   --workers N         data loader threads (default 1)
   --checkpoint-every N  checkpoint every N steps (default 500)
+  --init FILE         start from these FAN weights (e.g. an earlier run's fan.safetensors) with a
+                      fresh optimizer and schedule (use a lower --lr0 to fine-tune)
   --resume            continue the run in --out from its checkpoint`;
 
 export async function trainFanCommand(args: string[]): Promise<number> {
@@ -43,6 +45,7 @@ export async function trainFanCommand(args: string[]): Promise<number> {
       workers: { type: 'string' },
       'checkpoint-every': { type: 'string' },
       resume: { type: 'boolean' },
+      init: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -69,6 +72,7 @@ export async function trainFanCommand(args: string[]): Promise<number> {
     workers: values.workers === undefined ? undefined : intOption(values.workers, '--workers', 1),
     checkpointEvery: intOption(values['checkpoint-every'], '--checkpoint-every', 500),
     resume: values.resume ?? false,
+    init: values.init,
   });
   const m = r.metrics;
   console.log(

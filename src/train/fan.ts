@@ -39,7 +39,7 @@ import {
   type Device,
   type Tensor,
 } from '../tensor/index.js';
-import { writeSafetensors } from '../io/index.js';
+import { readSafetensors, writeSafetensors } from '../io/index.js';
 import { landmarkHeatmaps, decodeHeatmaps } from '../models/fan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { Progress, logJsonl, readHistory, writeLossCurves } from './report.js';
@@ -83,6 +83,8 @@ export interface TrainFanOptions {
   logEvery?: number;
   checkpointEvery?: number;
   resume?: boolean;
+  /** Start from these FAN weights (a fan.safetensors); the optimizer and schedule start fresh. */
+  init?: string;
   /** Stop after this step with a checkpoint, as Ctrl-C would (a budgeted session; tests of resume). */
   stopAfter?: number;
   /** Skip the final evaluation (tests). */
@@ -303,6 +305,17 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
   manualSeed(seed);
   const fan = buildModel(cfg) as FAN;
   if (fan.config.landmarks !== 68) throw new ArgumentError('train-fan: the FAN must predict 68 landmarks');
+  if (o.init && !(o.resume && existsSync(ckpt))) {
+    const { tensors } = await readSafetensors(o.init);
+    try {
+      fan.loadStateDict(tensors);
+    } catch (err) {
+      throw new FacesrError(`${o.init}: not a FAN of this configuration: ${(err as Error).message}`);
+    } finally {
+      for (const t of tensors.values()) t.dispose();
+    }
+    if (!o.quiet) console.error(`facesr train-fan: started from ${o.init}`);
+  }
   if (o.device && o.device !== 'cpu') fan.to({ device: o.device });
   fan.train();
   const opt = new Adam(fan.parameters(), { lr: o.lr0 ?? 1e-3, betas: [0.9, 0.999] });
@@ -427,6 +440,10 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
   await writeLossCurves(path.join(o.out, 'losses'), history);
   const trainSeconds = (performance.now() - t0) / 1000;
   let metrics: FanMetrics | undefined;
+  if (stopped === 'done')
+    await writeSafetensors(path.join(o.out, 'fan.safetensors'), fan.stateDict(), {
+      facesr: JSON.stringify({ model: 'fan', config: fan.config, steps: step }),
+    });
   if (stopped === 'done' && o.evaluate !== false) {
     const ev = { device: o.device };
     const hr = await evaluateFan(fan, data.test, ev);
@@ -441,10 +458,6 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
       holdout_x4up: hup?.nme ?? null,
       holdout_faces: hhr?.faces ?? 0,
     };
-    const weights = fan.stateDict();
-    await writeSafetensors(path.join(o.out, 'fan.safetensors'), weights, {
-      facesr: JSON.stringify({ model: 'fan', config: fan.config, steps: step }),
-    });
     const cpus = os.cpus();
     await writeFile(
       path.join(o.out, 'fan_metrics.json'),
