@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { liveTensors, manualSeed, randn, tidy } from '../src/tensor/index.js';
 import { Restoration, saveModel, loadModel, type LoadedModel } from '../src/models/index.js';
-import { enhance, featherMask, restoreFaces } from '../src/infer/index.js';
+import { DEFAULT_MAX_FACE, enhance, featherMask, restoreFaces } from '../src/infer/index.js';
 import type { Detector, Face, RgbImage } from '../src/data/faces.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,10 +63,15 @@ async function png(img: RgbImage, gray = false): Promise<Buffer> {
 
 const fakeDetector = (faces: Face[]): Detector => ({ name: 'fake', detect: async () => faces });
 const run = (...args: string[]) =>
-  spawnSync(process.execPath, [main, 'enhance', ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1', FACESR_RETINAFACE: '' },
-  });
+  // Test faces are larger than the default --max-size; tests of the limit pass their own.
+  spawnSync(
+    process.execPath,
+    [main, 'enhance', ...(args.includes('--max-size') ? [] : ['--max-size', '64']), ...args],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '1', FACESR_RETINAFACE: '' },
+    },
+  );
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'facesr-enhance-'));
@@ -100,7 +105,11 @@ test('restoreFaces: [N,3,16,16] -> [N,3,64,64] in batches, and 16x16 crops -> 64
 test('enhance --scale 1: the face region changes, everything outside the mask is pixel-exact', async () => {
   const img = synthetic(160, 120);
   const box: Face['box'] = [60, 40, 90, 76]; // 36 px face
-  const r = await enhance(await png(img), { model, detector: fakeDetector([{ box, score: 0.9 }]) });
+  const r = await enhance(await png(img), {
+    model,
+    maxSize: 64,
+    detector: fakeDetector([{ box, score: 0.9 }]),
+  });
   assert.deepEqual([r.width, r.height, r.data.length], [160, 120, 160 * 120 * 3]);
   assert.equal(r.faces.length, 1);
   const f = r.faces[0]!;
@@ -141,7 +150,7 @@ test('enhance --scale 2: output twice the size; faces outside [minSize, maxSize]
     { box: [10, 5, 95, 78], score: 0.7 }, // 85 px: too large
   ];
   const base = liveTensors();
-  const r = await enhance(await png(img), { model, faces, scale: 2 });
+  const r = await enhance(await png(img), { model, faces, scale: 2, maxSize: 64 });
   assert.equal(liveTensors(), base, 'enhance leaked tensors');
   assert.deepEqual([r.width, r.height], [200, 160]);
   const meta = await sharp(r.bytes!).metadata();
@@ -159,7 +168,11 @@ test('enhance --scale 2: output twice the size; faces outside [minSize, maxSize]
 
 test('enhance: a grayscale photo stays grayscale', async () => {
   const img = synthetic(120, 100, true);
-  const r = await enhance(await png(img, true), { model, faces: [{ box: [40, 30, 70, 66], score: 1 }] });
+  const r = await enhance(await png(img, true), {
+    model,
+    maxSize: 64,
+    faces: [{ box: [40, 30, 70, 66], score: 1 }],
+  });
   assert.ok(r.grayscale);
   assert.ok(r.faces[0]!.restored);
   for (let i = 0; i < r.data.length; i += 3)
@@ -175,7 +188,7 @@ test('enhance: EXIF orientation applied and EXIF kept; alpha kept at --scale 2',
     .withMetadata({ orientation: 6, exif: { IFD0: { Artist: 'facesr test' } } })
     .jpeg({ quality: 95 })
     .toBuffer();
-  const r = await enhance(jpeg, { model, faces: [{ box: [40, 60, 76, 96], score: 1 }] });
+  const r = await enhance(jpeg, { model, maxSize: 64, faces: [{ box: [40, 60, 76, 96], score: 1 }] });
   assert.deepEqual([r.width, r.height, r.format], [120, 160, 'jpeg']); // upright
   const meta = await sharp(r.bytes!).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', 120, 160]);
@@ -183,7 +196,12 @@ test('enhance: EXIF orientation applied and EXIF kept; alpha kept at --scale 2',
   assert.ok((meta.orientation ?? 1) === 1, `orientation ${meta.orientation}: pixels are already upright`);
 
   const rgba = await sharp(Buffer.from(img.data), raw).ensureAlpha(0.5).png().toBuffer();
-  const a = await enhance(rgba, { model, faces: [{ box: [60, 40, 90, 76], score: 1 }], scale: 2 });
+  const a = await enhance(rgba, {
+    model,
+    maxSize: 64,
+    faces: [{ box: [60, 40, 90, 76], score: 1 }],
+    scale: 2,
+  });
   const am = await sharp(a.bytes!).metadata();
   assert.deepEqual([am.width, am.height, am.hasAlpha], [320, 240, true]);
 });
@@ -365,4 +383,23 @@ test('cli: RetinaFace on a bundled photo finds and restores faces', { skip: NO_W
   const a = await sharp(path.join(examples, 'group-small.jpg')).metadata();
   const b = await sharp(path.join(out, 'group-small.jpg')).metadata();
   assert.deepEqual([b.format, b.width, b.height], ['jpeg', a.width, a.height]);
+});
+
+test('enhance: by default only small faces are restored (a 30-px face is left, a 16-px one restored)', async () => {
+  const img = synthetic(100, 80);
+  const r = await enhance(await png(img), {
+    model,
+    faces: [
+      { box: [20, 20, 44, 50], score: 0.9 }, // 30 px
+      { box: [60, 30, 76, 46], score: 0.9 }, // 16 px
+    ],
+  });
+  assert.equal(DEFAULT_MAX_FACE, 20);
+  assert.deepEqual(
+    r.faces.map((f) => [f.restored, f.skipped]),
+    [
+      [false, 'too-large'],
+      [true, undefined],
+    ],
+  );
 });

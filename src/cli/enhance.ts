@@ -31,7 +31,9 @@ input's name, in its format (JPEG, PNG, WebP; others as PNG), keeping EXIF, ICC 
 A grayscale photo stays grayscale.
 
 The model restores small faces: faces larger than --max-size (default ${DEFAULT_MAX_FACE} px, box long side
-in the photo) are left as they are; the model sees them at 16x16 and has nothing to add.
+in the photo) are left as they are: the model sees every face at 16x16, and measured on held-out
+faces (dev/measure_max_size.mjs) it beats plain up-sampling of the face up to a 14-px box and is
+about 1.5 dB behind it at 20 px.
 
 Options:
   -o, --out DIR             output folder (created)

@@ -29,7 +29,7 @@ import type { LoadedModel, Restoration } from '../models/index.js';
 export type RestorationModel = Restoration | LoadedModel;
 
 /** Default largest face (box long side, native pixels) that is restored: R is x4 from 16 px. */
-export const DEFAULT_MAX_FACE = 64;
+export const DEFAULT_MAX_FACE = 20;
 /** Default smallest face restored (box long side, native pixels). */
 export const DEFAULT_MIN_FACE = 8;
 
@@ -44,7 +44,11 @@ export interface EnhanceOptions {
   scale?: 1 | 2 | 4;
   /** Faces whose box long side is under this are left as they are (default 8 px). */
   minSize?: number;
-  /** Faces whose box long side is over this are left as they are (default 64 px; R is x4 from 16). */
+  /**
+   * Faces whose box long side is over this are left as they are (default 20 px: R sees 16x16, and on
+   * held-out faces it beats bicubic up-sampling of the face itself only up to a frame of about 16 px,
+   * a 14-px box; at a 20-px box it is about 1.5 dB behind, more above).
+   */
   maxSize?: number;
   /** Largest input and output in pixels (default the data layer's 100 MP); above: ImageError. */
   pixelLimit?: number;
@@ -327,8 +331,12 @@ export async function enhance(input: string | Buffer, o: EnhanceOptions = {}): P
     if (side < minSize) report.skipped = 'too-small';
     else if (side > maxSize) report.skipped = 'too-large';
     else if (!o.dryRun) {
-      // The training framing and resize (facesr data harvest's code path).
-      const crop = frameCrops(img, frame, [16]).resized.get(16)!;
+      // The training framing (facesr data harvest's code path), reduced with the filter of the model's
+      // training LR: antialiased bicubic for a model trained on bicubic x4 (mode pixel), else area
+      // averages as in the harvested real LR. A mismatched filter costs the pixel model 2 dB
+      // (dev/measure_max_size.mjs).
+      const down = o.model && 'info' in o.model && o.model.info.mode === 'pixel' ? 'bicubic' : 'area';
+      const crop = frameCrops(img, frame, [16], { down }).resized.get(16)!;
       todo.push({ report, crop });
     }
   }
