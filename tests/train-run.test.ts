@@ -201,3 +201,42 @@ test('loadModel refuses a training checkpoint and an unknown shipped name, clear
   );
   await assert.rejects(loadModel('no-such-model'), /Unknown model 'no-such-model'/);
 });
+
+test('mode pixel --degrade mixed trains on bicubic and realistic LR and records it in the model file', async () => {
+  const out = path.join(root, 'pixel-mixed');
+  const r = run(
+    'train',
+    '--config',
+    path.join(root, 'tiny.json'),
+    '--mode',
+    'pixel',
+    '--degrade',
+    'mixed',
+    '--steps',
+    '2',
+    '--batch',
+    '4',
+    '--hr',
+    path.join(root, 'hr'),
+    '--out',
+    out,
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const m = await loadModel(path.join(out, 'model.safetensors'));
+  assert.equal(m.info.mode, 'pixel');
+  assert.equal(m.info.pixelDegrade, 'mixed');
+  m.net.dispose();
+  const bad = run(
+    'train',
+    '--config',
+    path.join(root, 'tiny.json'),
+    '--degrade',
+    'jpeg',
+    '--hr',
+    path.join(root, 'hr'),
+    '--out',
+    path.join(root, 'x'),
+  );
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /Expected bicubic4, realistic or mixed for --degrade but received 'jpeg'/);
+});

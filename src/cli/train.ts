@@ -31,12 +31,14 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
   --checkpoint-every N  checkpoint every N steps (default 1000)
   --holdout X         share of HR identities kept out of training for evaluation, listed in
                       OUT/holdout.txt (default 0.1; 0: none)
+  --degrade D         mode pixel: LR from HR by bicubic4 (default), realistic (blur + noise + JPEG)
+                      or mixed (half each)
   --init FILE         start every network from another run's checkpoint (optimizers start fresh),
                       e.g. a 'scgan' run continued as 'full'
   --resume            continue the run in --out from its checkpoint
   --config FILE       JSON defaults for these options (configs/ has one per mode and preset); flags
                       given on the command line win. Keys: mode, preset, networks, steps, batch,
-                      lr0, lambdaHm, weights, cosineEpochs, etaMin, emaDecay, seed, holdout,
+                      lr0, lambdaHm, weights, cosineEpochs, etaMin, emaDecay, seed, holdout, degrade,
                       sampleEvery, checkpointEvery`;
 
 /** Keys a --config file may hold. */
@@ -57,6 +59,7 @@ const CONFIG_KEYS = [
   'holdout',
   'sampleEvery',
   'checkpointEvery',
+  'degrade',
 ] as const;
 type TrainConfigFile = Partial<Record<(typeof CONFIG_KEYS)[number], unknown>>;
 
@@ -111,6 +114,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       holdout: { type: 'string' },
       init: { type: 'string' },
       config: { type: 'string' },
+      degrade: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -132,6 +136,12 @@ export async function trainCommand(args: string[]): Promise<number> {
   values.holdout = pick(values.holdout, 'holdout');
   values['sample-every'] = pick(values['sample-every'], 'sampleEvery');
   values['checkpoint-every'] = pick(values['checkpoint-every'], 'checkpointEvery');
+  values.degrade = pick(values.degrade, 'degrade');
+  const pixelDegrade = values.degrade ?? 'bicubic4';
+  if (!['bicubic4', 'realistic', 'mixed'].includes(pixelDegrade))
+    throw new FacesrError(
+      `Expected bicubic4, realistic or mixed for --degrade but received '${pixelDegrade}'`,
+    );
   const extra = {
     ...(cf.networks !== undefined ? { networks: cf.networks as MethodNetworks } : {}),
     ...(cf.cosineEpochs !== undefined
@@ -182,6 +192,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     resume: values.resume ?? false,
     holdout: numOption(values.holdout, '--holdout', 0.1),
     init: values.init,
+    pixelDegrade: pixelDegrade as 'bicubic4',
   });
   console.log(
     `facesr train: ${r.stopped} at step ${r.step} in ${r.seconds.toFixed(0)} s; checkpoint ${r.checkpoint}`,

@@ -19,9 +19,19 @@ import {
   DataLoader,
   downsample,
   splitByIdentity,
+  makeDegradation,
   type Batch as LoaderBatch,
 } from '../data/index.js';
-import { manualSeed, setNumThreads, tidy, noGrad, keep, type Device, type Tensor } from '../tensor/index.js';
+import {
+  cat,
+  manualSeed,
+  setNumThreads,
+  tidy,
+  noGrad,
+  keep,
+  type Device,
+  type Tensor,
+} from '../tensor/index.js';
 import { readSafetensors, writeFileAtomic } from '../io/index.js';
 import { SemiCycleTrainer, buildNetworks, type TrainMode, type LossWeights } from './scgan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
@@ -62,6 +72,12 @@ export interface TrainOptions {
   holdout?: number;
   /** Start every network (and the EMA) from another run's checkpoint; optimizers start fresh. */
   init?: string;
+  /**
+   * Mode pixel: how LR is made from HR. 'bicubic4' (default): antialiased bicubic x4; 'realistic':
+   * the seeded blur + noise + JPEG pipeline of src/data/degrade.ts; 'mixed': half of each batch each.
+   * Seeded by the step, so a resume sees the same LR.
+   */
+  pixelDegrade?: 'bicubic4' | 'realistic' | 'mixed';
 }
 
 export interface TrainResult {
@@ -226,7 +242,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       modules: { ...networks, EMA: ema },
       optimizers: trainer.optimizers as never,
       schedulers,
-      extra: { mode: o.mode, networks: nets, batchSize: bs, seed, holdout, init: o.init ?? null },
+      extra: {
+        mode: o.mode,
+        networks: nets,
+        batchSize: bs,
+        seed,
+        holdout,
+        init: o.init ?? null,
+        ...(o.mode === 'pixel' ? { pixelDegrade: o.pixelDegrade ?? 'bicubic4' } : {}),
+      },
     });
     // The EMA restoration network as a model file 'facesr enhance --model' and 'facesr eval' read.
     await saveModel(path.join(o.out, 'model.safetensors'), ema.stateDict(), {
@@ -240,6 +264,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       hr: path.resolve(o.hr),
       lr: o.lr ? path.resolve(o.lr) : null,
       init: o.init ?? null,
+      ...(o.mode === 'pixel' ? { pixelDegrade: o.pixelDegrade ?? 'bicubic4' } : {}),
     });
   };
   const keys = ['R', 'R_l1', 'R_hm', 'DF', 'DB', 'D_H1', 'D_L1'];
@@ -251,7 +276,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const lb = lrIter ? ((await lrIter.next()).value as LoaderBatch) : null;
       const hr = hb.images;
       const lrFromHr =
-        o.mode === 'pixel' ? keep(tidy(() => downsample(hr, 4, { mode: 'bicubic' }))) : undefined;
+        o.mode === 'pixel' ? await pixelLr(hr, o.pixelDegrade ?? 'bicubic4', seed, step) : undefined;
       const losses = trainer.step({ hr, lr: lb?.images ?? hr, lrFromHr });
       if (Object.values(losses).some((v) => !Number.isFinite(v))) {
         stopped = 'nan';
@@ -319,6 +344,26 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     JSON.stringify({ step, stopped, seconds: (performance.now() - t0) / 1000 }, null, 2),
   );
   return { step, stopped, checkpoint: ckpt, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** LR for mode pixel (see TrainOptions.pixelDegrade); the realistic part is seeded by (seed, step). */
+async function pixelLr(
+  hr: Tensor,
+  how: 'bicubic4' | 'realistic' | 'mixed',
+  seed: number,
+  step: number,
+): Promise<Tensor> {
+  if (how === 'bicubic4') return keep(tidy(() => downsample(hr, 4, { mode: 'bicubic' })));
+  const n = hr.shape[0]!;
+  const k = how === 'mixed' ? Math.floor(n / 2) : 0;
+  const deg = makeDegradation('realistic', { seed: (seed * 1_000_003 + step) >>> 0, range: '-1,1' });
+  const tail = hr.narrow(0, k, n - k);
+  const { lr } = await deg.degrade(tail);
+  tail.dispose();
+  if (k === 0) return lr;
+  const out = keep(tidy(() => cat([downsample(hr.narrow(0, 0, k), 4, { mode: 'bicubic' }), lr], 0)));
+  lr.dispose();
+  return out;
 }
 
 /** Identity for the hold-out: CelebA-style `<identity>_<image>` names, otherwise the file itself. */
