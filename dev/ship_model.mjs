@@ -20,6 +20,7 @@ const { values } = parseArgs({
     pretrain: { type: 'string' },
     'fan-run': { type: 'string' },
     eval: { type: 'string', multiple: true, default: [] },
+    'eval-method': { type: 'string' },
     note: { type: 'string', multiple: true, default: [] },
     out: { type: 'string', default: 'models' },
   },
@@ -72,6 +73,7 @@ function runRecord(dir) {
     batch: meta.extra?.batchSize,
     seed: meta.extra?.seed,
     holdout: meta.extra?.holdout,
+    ...(meta.extra?.pixelDegrade ? { lr_degradation: meta.extra.pixelDegrade } : {}),
     init: meta.extra?.init ? path.basename(path.dirname(meta.extra.init)) : null,
     train_seconds: Math.round(seconds),
     last_losses: losses,
@@ -82,6 +84,9 @@ function metricsFrom(file) {
   const j = readJson(file);
   const out = { degradation: j.protocol?.degradation, faces: undefined, source: j.source, methods: {} };
   for (const [name, m] of Object.entries(j.methods ?? {})) {
+    // Only bicubic and the shipped model (named --eval-method in the eval), reported under its name.
+    if (values['eval-method'] && name !== 'bicubic' && name !== values['eval-method']) continue;
+    const key = name === values['eval-method'] ? values.name : name;
     out.faces = m.faces;
     const pick = {};
     for (const k of [
@@ -95,7 +100,14 @@ function metricsFrom(file) {
     ])
       if (m[k]?.mean !== undefined)
         pick[k] = { mean: +m[k].mean.toFixed(4), ci95: m[k].ci95.map((v) => +v.toFixed(4)) };
-    out.methods[name] = pick;
+    if (m.vs_bicubic)
+      pick.vs_bicubic = Object.fromEntries(
+        Object.entries(m.vs_bicubic).map(([k, v]) => [
+          k,
+          { mean: +v.mean.toFixed(4), ci95: v.ci95.map((x) => +x.toFixed(4)) },
+        ]),
+      );
+    out.methods[key] = pick;
   }
   return out;
 }
@@ -124,11 +136,14 @@ manifest.models[values.name] = {
   sha256: sha256(path.join(outDir, modelFile)),
   bytes: statSync(path.join(outDir, modelFile)).size,
   description:
-    'Restoration network R of the semi-cycled GAN with the FAN heatmap loss (method.md), cpu preset: 16x16 face crops framed as in training -> 64x64.',
+    info.mode === 'full'
+      ? 'Restoration network R of the semi-cycled GAN with the FAN heatmap loss (method.md), cpu preset: 16x16 face crops framed as in training -> 64x64.'
+      : `Restoration network R (method.md architecture, cpu preset) trained in mode '${info.mode}' (L1 only${info.pixelDegrade ? `, LR by ${info.pixelDegrade} degradation` : ''}): an interim model until the full method is trained; 16x16 face crops framed as in training -> 64x64.`,
   architecture: info.arch,
   preset: info.preset,
   method: info.mode,
   lambda_hm: info.lambdaHm,
+  ...(info.pixelDegrade ? { lr_degradation: info.pixelDegrade } : {}),
   input: {
     size: 16,
     range: '[-1, 1] RGB',
