@@ -185,3 +185,27 @@ manifest.models[`fan-${values.name.replace(/^facesr-/, '')}`] = {
 writeFileSync(tmp(manifestPath), `${JSON.stringify(manifest, null, 2)}\n`);
 renameSync(tmp(manifestPath), manifestPath);
 console.log(`wrote ${path.join(outDir, modelFile)}, ${path.join(outDir, fanFile)}, ${manifestPath}`);
+
+// The README's model-card table, from the manifest just written.
+const shipped = manifest.models[values.name];
+const rows = [
+  '| LR | method | PSNR (dB) | PSNR Y (dB) | SSIM | identity cosine | identity distance | landmark NME % |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+];
+for (const ev of shipped.metrics) {
+  for (const name of ['bicubic', values.name]) {
+    const x = ev.methods[name];
+    const f = (k, p = 2) => (x[k] ? x[k].mean.toFixed(p) : '-');
+    rows.push(
+      `| ${ev.degradation} | ${name} | ${f('psnr')} | ${f('psnr_y')} | ${f('ssim', 4)} | ${f('identity_cosine', 4)} | ${f('identity_distance', 3)} | ${f('landmark_nme', 1)} |`,
+    );
+  }
+  const v = ev.methods[values.name].vs_bicubic ?? {};
+  const sgn = (n, p) => `${n >= 0 ? '+' : ''}${n.toFixed(p)}`;
+  const g = (k, p = 2) =>
+    v[k] ? `${sgn(v[k].mean, p)} [${sgn(v[k].ci95[0], p)}, ${sgn(v[k].ci95[1], p)}]` : '-';
+  rows.push(
+    `| ${ev.degradation} | difference | ${g('psnr')} | ${g('psnr_y')} | ${g('ssim', 4)} | ${g('identity_cosine', 4)} | ${g('identity_distance', 3)} | ${g('landmark_nme', 1)} |`,
+  );
+}
+console.log(`\n${rows.join('\n')}`);
