@@ -43,7 +43,7 @@ for (const c of cases) {
   const meta = await sharp(files[0]).metadata();
   const w = meta.width;
   const h = meta.height;
-  const dest = path.join('docs', 'images', `${path.parse(c.photo).name}_before_after.png`);
+  const dest = path.join('docs', 'images', `${path.parse(c.photo).name}_before_after.jpg`);
   await sharp({
     create: {
       width: w * files.length + 4 * (files.length - 1),
@@ -53,7 +53,7 @@ for (const c of cases) {
     },
   })
     .composite(files.map((f, i) => ({ input: f, left: i * (w + 4), top: 0 })))
-    .png()
+    .jpeg({ quality: 85 })
     .toFile(dest);
   console.log(`wrote ${dest}`);
 }
