@@ -15,18 +15,7 @@ import sys
 import time
 
 
-def say(obj):
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-try:
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-except Exception as e:  # noqa: BLE001 - any import failure means "no peer"
-    say({"ready": False, "error": f"{type(e).__name__}: {e}"})
-    sys.exit(0)
+from peer_common import F, nn, say, torch  # noqa: E402,F401 - the shared peer preamble
 
 THREADS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 torch.set_num_threads(THREADS)
