@@ -20,6 +20,7 @@ import time
 
 
 from peer_common import F, nn, say, torch  # noqa: E402,F401 - the shared peer preamble
+from peer_nets import R  # noqa: E402 - the restoration network, shared with train.py
 
 try:
     import numpy as np
@@ -44,60 +45,6 @@ def read_safetensors(path):
         arr = np.frombuffer(buf[base + a : base + b], dtype=DTYPES[e["dtype"]]).reshape(e["shape"])
         out[name] = torch.from_numpy(arr.copy())
     return out, meta
-
-
-class BB(nn.Module):
-    """Generator residual block: conv3x3(ReLU x) -> ReLU -> conv3x3, + skip (conv1x1 when widths differ)."""
-
-    def __init__(self, cin, cout, relu_skip=False):
-        super().__init__()
-        self.relu_skip = relu_skip
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
-
-    def forward(self, x):
-        rx = F.relu(x)
-        body = self.conv2(F.relu(self.conv1(rx)))
-        s = rx if self.relu_skip else x
-        return body + (self.skip(s) if self.skip is not None else s)
-
-
-def up_stage(n):
-    return nn.Sequential(
-        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), nn.BatchNorm2d(n), nn.ReLU(), nn.ConvTranspose2d(n, n, 1)
-    )
-
-
-class R(nn.Module):
-    """Restoration generator (G_RLS), LR 16x16 -> HR 64x64."""
-
-    def __init__(self, c):
-        super().__init__()
-        w, w2, h = c.get("width", 256), c.get("width2", 128), c.get("headWidth", 96)
-        q = c.get("reluSkipQuirk", False)
-        self.layers_set_final = nn.ModuleList(
-            [
-                nn.Sequential(*[BB(w, w, q) for _ in range(c.get("blocks", 12))]),
-                nn.Sequential(BB(w, w2, q), *[BB(w2, w2, q) for _ in range(c.get("blocks2", 3) - 1)]),
-            ]
-        )
-        self.layers_set_final_up = nn.ModuleList([up_stage(w), up_stage(w2)])
-        self.a1 = nn.Sequential(nn.Conv2d(w, w2, 1))
-        if c.get("unusedConv", False):
-            self.a2 = nn.Sequential(nn.Conv2d(w2, h, 1))
-        self.layers_in = nn.Conv2d(3, w, 3, padding=1, bias=False)
-        self.main = nn.Sequential(
-            nn.Conv2d(w2, h, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(h, h, 1), nn.ReLU(), nn.Conv2d(h, 3, 1), nn.Tanh()
-        )
-
-    def forward(self, x):
-        x = self.layers_in(x)
-        x = x + self.layers_set_final[0](x)
-        x = self.layers_set_final_up[0](x)
-        x = self.layers_set_final[1](x) + self.a1(x)
-        x = self.layers_set_final_up[1](x)
-        return self.main(x)
 
 
 def main():
