@@ -93,6 +93,36 @@ test('modes train only their networks; scgan has no heatmap term', () => {
   );
 });
 
+test('degrader warm-up trains DF and DB on their L1 terms only: R (weights and BN statistics) and the discriminators stay', () => {
+  manualSeed(0);
+  const nets = buildNetworks(TINY);
+  const t = new SemiCycleTrainer(nets, { mode: 'scgan' });
+  const before = Object.fromEntries(NETWORK_NAMES.map((n) => [n, snapshot(nets[n])]));
+  const rBuffers = nets.R.namedBuffers().map(([, b]) => b.toFloat32Array());
+  const b = batch(5);
+  const first = t.warmupStep(b);
+  assert.deepEqual(Object.keys(first).sort(), ['DB', 'DF']);
+  for (const n of NETWORK_NAMES) {
+    const moved = changed(before[n]!, snapshot(nets[n]));
+    assert.equal(moved, n === 'DF' || n === 'DB', `${n} ${moved ? 'changed' : 'did not change'}`);
+  }
+  assert.ok(
+    !changed(
+      rBuffers,
+      nets.R.namedBuffers().map(([, x]) => x.toFloat32Array()),
+    ),
+    'R buffers moved',
+  );
+  assert.ok(nets.R.training, 'R left in eval mode');
+  // Its losses fall on a fixed batch (Adam at the warm-up rate).
+  for (const n of ['DF', 'DB'] as const) t.optimizers[n]!.setLr(1e-2);
+  let last = first;
+  for (let i = 0; i < 20; i++) last = t.warmupStep(b);
+  assert.ok(last.DF! < first.DF! && last.DB! < first.DB!, JSON.stringify({ first, last }));
+  const p = new SemiCycleTrainer(buildNetworks(TINY), { mode: 'pixel' });
+  assert.throws(() => p.warmupStep(b), /Mode 'pixel' has no degradation network to warm up/);
+});
+
 test('iterations free every intermediate tensor', () => {
   manualSeed(0);
   const t = new SemiCycleTrainer(buildNetworks(TINY), { mode: 'full', fan: new FAN(TINY.FAN) });

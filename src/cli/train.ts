@@ -35,11 +35,14 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
                       or mixed (half each)
   --init FILE         start every network from another run's checkpoint (optimizers start fresh),
                       e.g. a 'scgan' run continued as 'full'
+  --warmup-degraders N  first N steps train only DF and DB on their L1 terms (R frozen, no
+                      discriminators), so that R starts the semi-cycle on LR-like inputs (default 0)
+  --warmup-lr X       Adam learning rate of DF and DB during that warm-up (default 1e-3)
   --resume            continue the run in --out from its checkpoint
   --config FILE       JSON defaults for these options (configs/ has one per mode and preset); flags
                       given on the command line win. Keys: mode, preset, networks, steps, batch,
                       lr0, lambdaHm, weights, cosineEpochs, etaMin, emaDecay, seed, holdout, degrade,
-                      sampleEvery, checkpointEvery`;
+                      warmupDegraders, warmupLr, sampleEvery, checkpointEvery`;
 
 /** Keys a --config file may hold. */
 const CONFIG_KEYS = [
@@ -60,6 +63,8 @@ const CONFIG_KEYS = [
   'sampleEvery',
   'checkpointEvery',
   'degrade',
+  'warmupDegraders',
+  'warmupLr',
 ] as const;
 type TrainConfigFile = Partial<Record<(typeof CONFIG_KEYS)[number], unknown>>;
 
@@ -115,6 +120,8 @@ export async function trainCommand(args: string[]): Promise<number> {
       init: { type: 'string' },
       config: { type: 'string' },
       degrade: { type: 'string' },
+      'warmup-degraders': { type: 'string' },
+      'warmup-lr': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -137,6 +144,8 @@ export async function trainCommand(args: string[]): Promise<number> {
   values['sample-every'] = pick(values['sample-every'], 'sampleEvery');
   values['checkpoint-every'] = pick(values['checkpoint-every'], 'checkpointEvery');
   values.degrade = pick(values.degrade, 'degrade');
+  values['warmup-degraders'] = pick(values['warmup-degraders'], 'warmupDegraders');
+  values['warmup-lr'] = pick(values['warmup-lr'], 'warmupLr');
   const pixelDegrade = values.degrade ?? 'bicubic4';
   if (!['bicubic4', 'realistic', 'mixed'].includes(pixelDegrade))
     throw new FacesrError(
@@ -193,6 +202,11 @@ export async function trainCommand(args: string[]): Promise<number> {
     holdout: numOption(values.holdout, '--holdout', 0.1),
     init: values.init,
     pixelDegrade: pixelDegrade as 'bicubic4',
+    warmupDegraders:
+      values['warmup-degraders'] === undefined || values['warmup-degraders'] === '0'
+        ? 0
+        : intOption(values['warmup-degraders'], '--warmup-degraders', 0),
+    warmupLr: numOption(values['warmup-lr'], '--warmup-lr', 1e-3),
   });
   console.log(
     `facesr train: ${r.stopped} at step ${r.step} in ${r.seconds.toFixed(0)} s; checkpoint ${r.checkpoint}`,

@@ -78,6 +78,14 @@ export interface TrainOptions {
    * Seeded by the step, so a resume sees the same LR.
    */
   pixelDegrade?: 'bicubic4' | 'realistic' | 'mixed';
+  /**
+   * Steps at the start of the run that train only DF and DB on their L1 terms (R frozen,
+   * discriminators untouched; see SemiCycleTrainer.warmupStep). Default 0. They count in `steps`;
+   * the cosine schedules start after them.
+   */
+  warmupDegraders?: number;
+  /** Adam learning rate of DF and DB during the warm-up (default 1e-3). */
+  warmupLr?: number;
 }
 
 export interface TrainResult {
@@ -182,6 +190,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     ]),
   );
 
+  const warmup = o.warmupDegraders ?? 0;
+  if (!Number.isInteger(warmup) || warmup < 0)
+    throw new ArgumentError(`Expected a non-negative integer for warmupDegraders but received ${warmup}`);
+  if (warmup > 0 && o.mode === 'pixel')
+    throw new ArgumentError("Mode 'pixel' has no degradation networks to warm up (warmupDegraders)");
+  const warmupLr = o.warmupLr ?? 1e-3;
+  const degraders = (['DF', 'DB'] as const).filter((n) => trainer.optimizers[n]);
+
   let step = 0;
   const history: { step: number; losses: Record<string, number> }[] = [];
   if (o.resume && existsSync(ckpt)) {
@@ -249,6 +265,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         seed,
         holdout,
         init: o.init ?? null,
+        warmupDegraders: warmup,
         ...(o.mode === 'pixel' ? { pixelDegrade: o.pixelDegrade ?? 'bicubic4' } : {}),
       },
     });
@@ -277,7 +294,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       const hr = hb.images;
       const lrFromHr =
         o.mode === 'pixel' ? await pixelLr(hr, o.pixelDegrade ?? 'bicubic4', seed, step) : undefined;
-      const losses = trainer.step({ hr, lr: lb?.images ?? hr, lrFromHr });
+      const warming = step < warmup;
+      if (warming) for (const n of degraders) trainer.optimizers[n]!.setLr(warmupLr);
+      else if (step === warmup && warmup > 0) {
+        // The warm-up is over: every schedule (not stepped during it) sets its lr again.
+        for (const s of Object.values(schedulers)) s.loadStateDict(s.stateDict());
+      }
+      const batch = { hr, lr: lb?.images ?? hr, lrFromHr };
+      const losses = warming ? trainer.warmupStep(batch) : trainer.step(batch);
       if (Object.values(losses).some((v) => !Number.isFinite(v))) {
         stopped = 'nan';
         console.error(
@@ -298,7 +322,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       // Buffers (batch-norm running statistics) are copied, as BasicSR's model_ema does: without this
       // the average would run in eval mode with its initial statistics.
       emaUpdate(emaBuffers, rBuffers, 0);
-      for (const s of Object.values(schedulers)) s.step();
+      if (!warming) for (const s of Object.values(schedulers)) s.step();
       step++;
       if (step % (o.logEvery ?? 10) === 0 || step === 1) {
         history.push({ step, losses });
@@ -306,6 +330,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           step,
           time: (performance.now() - t0) / 1000,
           lr: trainer.optimizers.R?.lr,
+          ...(warming ? { warmup: true, lr_DF: trainer.optimizers.DF?.lr } : {}),
           ...losses,
         });
       }

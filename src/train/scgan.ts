@@ -219,6 +219,36 @@ export class SemiCycleTrainer {
     return losses;
   }
 
+  /**
+   * Degrader warm-up (a project choice, not in SCGAN): only the L1 terms of DF and DB, R frozen and the
+   * discriminators untouched. DF learns to match avgpool4(hr) and DB to map R(lr) back to lr, so that
+   * when the semi-cycle starts, R is fed LR faces rather than a random network's output. z is drawn
+   * as in step(). Returns the losses as numbers (DF and DB are their L1 terms).
+   */
+  warmupStep(batch: Batch): Losses {
+    const { R, DF, DB } = this.nets;
+    if (!this.optimizers.DF)
+      throw new ArgumentError(`Mode '${this.mode}' has no degradation network to warm up`);
+    const losses: Losses = {};
+    tidy(() => {
+      const { hr, lr } = batch;
+      const z = randn([hr.shape[0]!, this.noiseDim], { device: hr.device });
+      const dfLoss = l1(DF.forward(hr, z), F.avgPool2d(hr, 4)).mul(this.weights.alpha);
+      this.update('DF', dfLoss);
+      losses.DF = dfLoss.item();
+      if (this.optimizers.DB) {
+        // R frozen: eval mode, so its batch-norm statistics do not move either.
+        R.train(false);
+        const srReal = noGrad(() => R.forward(lr));
+        R.train(true);
+        const dbLoss = l1(DB.forward(srReal, z), lr).mul(this.weights.alpha);
+        this.update('DB', dbLoss);
+        losses.DB = dbLoss.item();
+      }
+    });
+    return losses;
+  }
+
   /** Every network of this trainer by name (for checkpoints). */
   modules(): Record<NetworkName, Module> {
     return this.nets;
