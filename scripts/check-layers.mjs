@@ -19,7 +19,7 @@ const DIRECT = {
   train: ['models', 'optim', 'data', 'nn', 'io'],
   infer: ['models', 'data', 'io'],
   eval: ['tensor', 'nn', 'models', 'data', 'infer', 'io', 'core'],
-  cli: ['train', 'infer', 'eval', 'data', 'io'],
+  cli: ['train', 'infer', 'eval', 'data', 'io', 'server'],
   server: ['train', 'infer', 'eval', 'data'],
 };
 const LAYERS = Object.keys(DIRECT);

@@ -15,6 +15,7 @@ Commands:
   train-fan         train the face alignment network on 68-point landmark faces, report NME
   enhance           restore the faces in photos, folders or globs with the shipped model
   eval              measure restored faces against bicubic and other models (PSNR, SSIM, identity)
+  serve             a web page and JSON API for restoring faces (default http://127.0.0.1:8080/)
   help              this text
 
 Options for every command:
@@ -83,12 +84,18 @@ async function main(argv: string[]): Promise<number> {
       const { evalCommand } = await import('./eval.js');
       return evalCommand(rest);
     }
+    case 'serve': {
+      const { serveCommand } = await import('./serve.js');
+      return serveCommand(rest);
+    }
     case 'data': {
       const { dataCommand } = await import('./data.js');
       return dataCommand(rest);
     }
     default:
-      console.error(`facesr: unknown command '${cmd}'. Commands: doctor, data, train, train-fan, help.`);
+      console.error(
+        `facesr: unknown command '${cmd}'. Commands: doctor, data, train, train-fan, enhance, eval, serve, help.`,
+      );
       return 2;
   }
 }
