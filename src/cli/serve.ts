@@ -1,13 +1,13 @@
 // `facesr serve`: the web page and JSON API on one port, until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util';
 import { ArgumentError } from '../core/errors.js';
-import { setNumThreads } from '../tensor/index.js';
-import { createDetector } from '../infer/detectors.js';
-import { DEFAULT_MODEL, loadModel } from '../models/modelfile.js';
-import { SERVE_DEFAULTS, createServer } from '../server/index.js';
+// The engine, detectors and fastify load only once the options are known good (bad ones fail fast).
+import { SERVE_DEFAULTS } from '../server/defaults.js';
 import { deviceOption, intOption, numOption } from './args.js';
 
-export const SERVE_HELP = `Usage: facesr serve [--port 8080] [--host 127.0.0.1] [options]
+export const serveHelp = (
+  DEFAULT_MODEL: string,
+) => `Usage: facesr serve [--port 8080] [--host 127.0.0.1] [options]
 
 Serves a web page (drop photos, see each face before and after, download) and a JSON API
 (POST /v1/enhance, GET /v1/models, GET /healthz, described at GET /openapi.json). Uploads are kept
@@ -64,7 +64,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    console.log(SERVE_HELP);
+    const { DEFAULT_MODEL } = await import('../models/modelfile.js');
+    console.log(serveHelp(DEFAULT_MODEL));
     return 0;
   }
   if (positionals.length) throw new ArgumentError(`serve: takes no photos (received '${positionals[0]}')`);
@@ -85,7 +86,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (!(timeoutS > 0))
     throw new ArgumentError(`Expected positive number for --timeout but received '${values.timeout}'`);
   const device = deviceOption(values.device);
-  if (values.threads !== undefined) setNumThreads(intOption(values.threads, '--threads', 1));
+  const threads = values.threads === undefined ? undefined : intOption(values.threads, '--threads', 1);
+
+  const { setNumThreads } = await import('../tensor/index.js');
+  const { createDetector } = await import('../infer/detectors.js');
+  const { loadModel } = await import('../models/modelfile.js');
+  const { createServer } = await import('../server/index.js');
+  if (threads !== undefined) setNumThreads(threads);
 
   const weights = values['detector-weights'] ?? process.env.FACESR_RETINAFACE;
   const detectorName = values.detector ?? (weights ? 'retinaface' : 'ssd');

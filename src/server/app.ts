@@ -13,6 +13,9 @@ import { openApiDocument } from './openapi.js';
 import { parseRequestOptions } from './options.js';
 import { SlotAbortedError, WorkQueue } from './queue.js';
 import { packageVersion, readPublicFiles } from './static.js';
+import { SERVE_DEFAULTS } from './defaults.js';
+
+export { SERVE_DEFAULTS };
 
 export interface ServeOptions {
   /** The restoration model (loadModel). */
@@ -32,14 +35,6 @@ export interface ServeOptions {
   /** Called once per answered enhance request (for a log line). */
   onEnhance?: (e: { status: number; ms: number; faces?: number; restored?: number }) => void;
 }
-
-export const SERVE_DEFAULTS = {
-  concurrency: 1,
-  maxQueued: 8,
-  maxBytes: 25_000_000,
-  pixelLimit: 40_000_000,
-  timeoutMs: 120_000,
-};
 
 /** Content types accepted as a raw photo body. */
 const RAW_TYPES = [
