@@ -9,6 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 # libtorch-dev: the tensor engine the addon links against; python3-torch: the PyTorch reference used by
 # fixture scripts and benchmarks (never at run time); build-essential: the C++ toolchain.
 APT_PACKAGES=(build-essential libtorch-dev python3-torch opencv-data) # opencv-data: BRISQUE model files (src/eval/brisque.ts)
+# chromium: the headless browser the web page's end-to-end test drives (tests/e2e-serve.test.ts, playwright-core).
+APT_PACKAGES+=(chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
