@@ -10,10 +10,14 @@ import {
   FRECHET_FACE_EMBEDDING,
   frechetDistance,
   frechetFaceEmbedding,
+  frechetLrRealism,
+  frechetRestoredVsHr,
   gaussianStats,
   sqrtPsd,
   symmetricEigen,
 } from '../src/eval/frechet.js';
+import { bicubicMethod } from '../src/eval/run.js';
+import type { Image8 } from '../src/eval/metrics.js';
 
 const dir = path.join(
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'),
@@ -131,4 +135,51 @@ test('frechetFaceEmbedding: named for what it is; a shifted set is farther', asy
   assert.equal(near.embedding, 'fake net');
   assert.ok(far.distance > near.distance);
   await assert.rejects(frechetFaceEmbedding(net, [1], base), /each set needs at least 2 faces/);
+});
+
+test('frechetRestoredVsHr and frechetLrRealism: sets through the methods, a closer set scores lower', async () => {
+  // fake judge: mean colour and two gradients of the image
+  const net = {
+    name: 'fake',
+    descriptors: async (xs: readonly Image8[]) =>
+      xs.map((im) => {
+        let m = 0;
+        let gx = 0;
+        let gy = 0;
+        for (let y = 0; y < im.height; y++)
+          for (let x = 0; x < im.width; x++) {
+            const v = im.data[(y * im.width + x) * 3]!;
+            m += v;
+            gx += v * (x / im.width - 0.5);
+            gy += v * (y / im.height - 0.5);
+          }
+        const n = im.width * im.height;
+        return Float32Array.from([m / n / 255, gx / n / 255, gy / n / 255]);
+      }),
+  };
+  const img = (s: number, seed: number, bright: number): Image8 => {
+    const data = new Uint8Array(s * s * 3);
+    for (let y = 0; y < s; y++)
+      for (let x = 0; x < s; x++)
+        for (let c = 0; c < 3; c++)
+          data[(y * s + x) * 3 + c] = Math.max(
+            0,
+            Math.min(
+              255,
+              bright + 60 * Math.sin((x * (1 + (seed % 3))) / s + seed) + 40 * Math.cos(y / (2 + (seed % 5))),
+            ),
+          );
+    return { data, width: s, height: s, channels: 3 };
+  };
+  const lr = Array.from({ length: 12 }, (_, i) => img(16, i, 120));
+  const lrDark = Array.from({ length: 12 }, (_, i) => img(16, i, 60));
+  const hr = Array.from({ length: 12 }, (_, i) => img(64, i + 100, 120));
+  const r = await frechetRestoredVsHr({ net, realLr: lr, hr, methods: [bicubicMethod()] });
+  assert.deepEqual(Object.keys(r), ['bicubic']);
+  assert.ok(Number.isFinite(r['bicubic']!.distance) && r['bicubic']!.n1 === 12 && r['bicubic']!.n2 === 12);
+  const same = await frechetLrRealism({ net, synthetic: lr, real: lr });
+  const near = await frechetLrRealism({ net, synthetic: lr.map((_, i) => img(16, i + 50, 120)), real: lr });
+  const far = await frechetLrRealism({ net, synthetic: lrDark, real: lr });
+  assert.ok(Math.abs(same.distance) < 1e-9, `same sets: ${same.distance}`);
+  assert.ok(far.distance > near.distance, `darker set ${far.distance} vs similar set ${near.distance}`);
 });

@@ -81,7 +81,7 @@ function progressLine(what: string, quiet: boolean): ((done: number, total: numb
   const t0 = Date.now();
   let first: number | null = null;
   return (done, total) => {
-    first ??= done; // resumed items are not counted in the rate
+    first ??= done; // the first call gives the starting point (resumed items are not counted in the rate)
     const s = (Date.now() - t0) / 1000;
     const rate = (done - first) / Math.max(s, 1e-3);
     const left = rate > 0 ? `~${((total - done) / rate).toFixed(0)} s left` : '';

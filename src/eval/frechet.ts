@@ -12,6 +12,9 @@
 // needs the eps * I offset of pytorch-fid. Checked against that scipy reference
 // (dev/make_frechet_fixtures.py, tests/eval-frechet).
 import { ArgumentError } from '../core/errors.js';
+import { inferenceMode, type Tensor } from '../tensor/index.js';
+import type { Image8 } from './metrics.js';
+import { bicubicMethod, imagesToTensor, tensorToImages } from './run.js';
 
 /** Mean and covariance (ddof 1, as numpy.cov) of row vectors. */
 export function gaussianStats(rows: readonly ArrayLike<number>[]): {
@@ -226,4 +229,70 @@ export async function frechetFaceEmbedding<I>(
   const da = await net.descriptors(a);
   const db = await net.descriptors(b);
   return { metric: FRECHET_FACE_EMBEDDING, embedding: net.name, ...frechetDistance(da, db) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two uses of method.md section 5 (real LR has no HR, so the sets are unpaired)
+
+/** Something that restores LR [N, 3, 16, 16] in [-1, 1] to [N, 3, 64, 64] (run.ts Method). */
+export interface RestoreMethod {
+  name: string;
+  restore(lr: Tensor): Tensor;
+}
+
+/** Restores 8-bit LR faces with a method, 8-bit out (quantised as run.ts does). */
+export function restoreImages(m: RestoreMethod, lr: readonly Image8[], batch = 64): Image8[] {
+  const out: Image8[] = [];
+  for (let s = 0; s < lr.length; s += batch) {
+    const x = imagesToTensor(lr.slice(s, s + batch));
+    try {
+      const y = inferenceMode(() => m.restore(x));
+      try {
+        out.push(...tensorToImages(y));
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
+  }
+  return out;
+}
+
+/**
+ * frechet_face_embedding of each method's restorations of real LR faces (16x16, framed like the
+ * training faces, e.g. `facesr data harvest` lr16 crops) against a set of HR faces (64x64, other
+ * people: real LR has no HR). Lower is closer to the HR face distribution as the judge sees it.
+ */
+export async function frechetRestoredVsHr(o: {
+  net: DescriptorNet<Image8>;
+  realLr: readonly Image8[];
+  hr: readonly Image8[];
+  methods: readonly RestoreMethod[];
+}): Promise<Record<string, FrechetResult>> {
+  const hrD = await o.net.descriptors(o.hr);
+  const out: Record<string, FrechetResult> = {};
+  for (const m of o.methods) {
+    const d = await o.net.descriptors(restoreImages(m, o.realLr));
+    out[m.name] = frechetDistance(d, hrD);
+  }
+  return out;
+}
+
+/**
+ * Degradation realism: frechet_face_embedding between synthetic LR (e.g. DF(HR), or a preset
+ * degradation of HR) and real LR faces, all 16x16. The descriptor net is not made for 16x16 input,
+ * so both sets are first up-sampled the same way (bicubic x4, run.ts bicubicMethod) to 64x64: the
+ * space is "face-api descriptors of bicubic-up-sampled LR", the same map for both sets, so the
+ * distance compares the LR distributions and not the up-sampler.
+ */
+export async function frechetLrRealism(o: {
+  net: DescriptorNet<Image8>;
+  synthetic: readonly Image8[];
+  real: readonly Image8[];
+}): Promise<FrechetResult> {
+  const up = bicubicMethod();
+  const a = await o.net.descriptors(restoreImages(up, o.synthetic));
+  const b = await o.net.descriptors(restoreImages(up, o.real));
+  return frechetDistance(a, b);
 }

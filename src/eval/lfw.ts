@@ -409,8 +409,8 @@ export async function lfwDescriptors(
   const start = rows.length;
   if (start > 0) {
     deg.sample(start, [HR_SIZE, HR_SIZE]); // the degradation's generator where the first run left it
-    o.onProgress?.(start, images.length);
   }
+  o.onProgress?.(start, images.length); // first call: where this run starts (0, or the resumed count)
   for (let s = start; s < images.length; s += batch) {
     const part = images.slice(s, s + batch);
     const faces = await Promise.all(

@@ -194,8 +194,8 @@ export async function utkIdentity(o: UtkOptions): Promise<UtkResult> {
   const start = faces.length;
   if (start > 0) {
     deg.sample(start, [HR_SIZE, HR_SIZE]);
-    o.onProgress?.(start, files.length);
   }
+  o.onProgress?.(start, files.length); // first call: where this run starts (0, or the resumed count)
   for (let s = start; s < files.length; s += batch) {
     const part = files.slice(s, s + batch);
     const framed = await Promise.all(part.map(async (f) => frameTightCrop(await readImage(f), framing)));
