@@ -22,6 +22,11 @@ const BENCHES: Record<string, Bench> = {
     describe: 'restored faces/s of the shipped model vs PyTorch, and tiny_selfie.jpg end to end',
     main: async (argv) => (await import('./enhance.js')).main(argv),
   },
+  serve: {
+    describe:
+      'facesr serve under a bounded load from autocannon on loopback: requests, errors, p50/p99, RSS growth',
+    main: async (argv) => (await import('./serve.js')).main(argv),
+  },
 };
 
 function usage(): void {

@@ -1,0 +1,243 @@
+// `npm run bench -- serve`: a bounded load test of facesr serve. The server runs in this process
+// (the shipped model; RetinaFace when its weights are found, else the SSD detector) on a free
+// loopback port; autocannon, a second process, POSTs a photo as the raw body over a fixed number of
+// connections for a fixed time, after a few sequential warm-up requests. More connections than
+// the server admits (concurrency + queue) make deliberate 429s. RSS is this process's, after the
+// warm-up and at the end. There is no peer: the figures are absolute.
+// Conventions: docs/benchmarks.md. Last line:
+// {"bench":"serve","requests":N,"errors":E,"p50_ms":A,"p99_ms":B,"rss_growth_mb":M,...}
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { engineInfo, getNumThreads, liveTensors, setNumThreads } from '../src/tensor/index.js';
+import { loadModel } from '../src/models/index.js';
+import { createDetector } from '../src/infer/detectors.js';
+import { createServer } from '../src/server/index.js';
+import { cores, cpuModel, repoRoot, round } from './lib/common.js';
+
+const USAGE =
+  'options: --connections N (6), --duration S (20), --warmup N (10 sequential requests), --concurrency N (1), --queue N (4), --threads N (2), --photo FILE (examples/party-small.jpg), --detector-weights FILE';
+
+interface Options {
+  connections: number;
+  duration: number;
+  warmup: number;
+  concurrency: number;
+  queue: number;
+  threads: number;
+  photo: string;
+  weights: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const root = repoRoot();
+  const o: Options = {
+    connections: 6,
+    duration: 20,
+    warmup: 10,
+    concurrency: 1,
+    queue: 4,
+    threads: 2,
+    photo: path.join(root, 'examples/party-small.jpg'),
+    weights:
+      process.env.FACESR_RETINAFACE || path.resolve(root, '../shared/models/retinaface_mnet025.safetensors'),
+  };
+  const ints: Record<string, keyof Options> = {
+    '--connections': 'connections',
+    '--duration': 'duration',
+    '--warmup': 'warmup',
+    '--concurrency': 'concurrency',
+    '--queue': 'queue',
+    '--threads': 'threads',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const val = () => inline ?? argv[++i] ?? '';
+    if (ints[flag]) {
+      const v = val();
+      const n = Number(v);
+      const min = flag === '--queue' || flag === '--warmup' ? 0 : 1;
+      if (!Number.isInteger(n) || n < min) {
+        console.error(`serve: expected integer >= ${min} for ${flag} but received '${v}' (${USAGE})`);
+        process.exit(2);
+      }
+      (o[ints[flag]] as number) = n;
+    } else if (flag === '--photo') o.photo = val();
+    else if (flag === '--detector-weights') o.weights = val();
+    else {
+      console.error(`serve: unknown argument '${argv[i]}' (${USAGE})`);
+      process.exit(2);
+    }
+  }
+  if (!existsSync(o.photo)) {
+    console.error(`serve: --photo ${o.photo} does not exist`);
+    process.exit(2);
+  }
+  return o;
+}
+
+interface CannonResult {
+  latency: { p50: number; p99: number; average: number; max: number };
+  requests: { total: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  statusCodeStats?: Record<string, { count: number | string }>;
+}
+
+/** Runs autocannon in a child process (bench/lib/serve_load.ts) against url; resolves with its result. */
+function autocannon(url: string, photo: string, connections: number, seconds: number): Promise<CannonResult> {
+  const script = fileURLToPath(new URL('./lib/serve_load.js', import.meta.url));
+  const args = [script, JSON.stringify({ url, photo, connections, duration: seconds })];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`the load process exited with ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out) as CannonResult);
+      } catch {
+        reject(new Error(`the load process printed no JSON: ${out.slice(0, 300)} ${err.slice(0, 300)}`));
+      }
+    }),
+  );
+}
+
+function percentiles(xs: number[]): { p50: number | null; p99: number | null } {
+  if (!xs.length) return { p50: null, p99: null };
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+const statusCount = (r: CannonResult, s: string) => Number(r.statusCodeStats?.[s]?.count ?? 0);
+const mb = (b: number) => b / (1024 * 1024);
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv);
+  setNumThreads(o.threads);
+  const info = engineInfo();
+  console.log(
+    `machine: ${cpuModel()}, ${cores()} cores; libtorch ${info.torchVersion}; device cpu; threads ${getNumThreads()}; node ${process.version}`,
+  );
+  const model = await loadModel();
+  const weights = existsSync(o.weights) ? o.weights : undefined;
+  const detector = createDetector(weights ? 'retinaface' : 'ssd', weights ? { weights } : {});
+  if (!weights) console.log(`detector: no RetinaFace weights at ${o.weights}: the SSD detector`);
+  const okMs: number[] = []; // server-side time of each 200, arrival to answer
+  const app = await createServer({
+    model,
+    detector,
+    concurrency: o.concurrency,
+    maxQueued: o.queue,
+    onEnhance: (e) => e.status === 200 && okMs.push(e.ms),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  const url = `http://127.0.0.1:${addr && typeof addr === 'object' ? addr.port : 0}/v1/enhance`;
+  console.log(
+    `server: model ${model.name}, detector ${detector.name}, concurrency ${o.concurrency}, queue ${o.queue}; photo ${path.relative(process.cwd(), o.photo)}`,
+  );
+  console.log(
+    `load: autocannon (a second process), ${o.connections} connections, ${o.duration} s after ${o.warmup} warm-up requests`,
+  );
+  try {
+    // Warm-up: sequential requests in this process, so the first runs' one-off costs (allocator
+    // pools, kernels) are paid before the first RSS reading.
+    const body = readFileSync(o.photo);
+    const tw = performance.now();
+    for (let i = 0; i < o.warmup; i++) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/enhance',
+        headers: { 'content-type': 'image/jpeg' },
+        body,
+      });
+      if (res.statusCode !== 200)
+        throw new Error(`warm-up request answered ${res.statusCode}: ${res.body.slice(0, 200)}`);
+    }
+    if (o.warmup)
+      console.log(
+        `warm-up: ${o.warmup} sequential requests, ${((performance.now() - tw) / o.warmup).toFixed(0)} ms each`,
+      );
+    okMs.length = 0;
+    const live0 = liveTensors();
+    const rss0 = process.memoryUsage.rss();
+    let peak = rss0;
+    const samples: number[] = [];
+    const sampler = setInterval(() => {
+      const v = process.memoryUsage.rss();
+      peak = Math.max(peak, v);
+      samples.push(v);
+    }, 250);
+    const r = await autocannon(url, o.photo, o.connections, o.duration);
+    clearInterval(sampler);
+    // Let answers in flight finish before the last reading.
+    for (let i = 0; i < 100 && app.server.listening; i++) {
+      const q = (await app.inject({ method: 'GET', url: '/healthz' })).json() as {
+        queue: { admitted: number };
+      };
+      if (q.queue.admitted === 0) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const rss1 = process.memoryUsage.rss();
+    const live1 = liveTensors();
+    const ok = statusCount(r, '200');
+    const rejected = statusCount(r, '429');
+    const other = r.non2xx - rejected;
+    const errors = r.errors + other; // r.errors counts timeouts too
+    const growth = mb(rss1 - rss0);
+    console.log(
+      `run: ${r.requests.total} requests in ${o.duration} s: ${ok} ok (${(ok / o.duration).toFixed(2)} photos/s), ${rejected} deliberate 429, ${other} other non-2xx, ${r.errors} connection errors (${r.timeouts} timeouts)`,
+    );
+    console.log(
+      `status codes: ${Object.entries(r.statusCodeStats ?? {})
+        .map(([k, v]) => `${k} x${v.count}`)
+        .join(', ')}`,
+    );
+    const okStats = percentiles(okMs);
+    console.log(
+      `server time of the ${okMs.length} ok answers (arrival to answer, queue included): p50 ${okStats.p50} ms, p99 ${okStats.p99} ms`,
+    );
+    const q = (f: number) =>
+      mb(samples[Math.min(samples.length - 1, Math.floor(f * samples.length))] ?? rss1).toFixed(1);
+    console.log(
+      `rss through the run (quarters): ${q(0)}, ${q(0.25)}, ${q(0.5)}, ${q(0.75)}, end ${mb(rss1).toFixed(1)} MB`,
+    );
+    console.log(
+      `latency (all answers): p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, mean ${round(r.latency.average, 1)} ms, max ${r.latency.max} ms`,
+    );
+    console.log(
+      `rss: after warm-up ${mb(rss0).toFixed(1)} MB, peak ${mb(peak).toFixed(1)} MB, end ${mb(rss1).toFixed(1)} MB, growth ${growth.toFixed(1)} MB; live tensors ${live0} -> ${live1}${live0 === live1 ? ' (equal)' : ' (LEAK)'}`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'serve',
+        requests: r.requests.total,
+        errors,
+        p50_ms: r.latency.p50,
+        p99_ms: r.latency.p99,
+        rss_growth_mb: round(growth, 1),
+        ok,
+        rejected_429: rejected,
+        ok_per_s: round(ok / o.duration, 2),
+        ok_p50_ms: okStats.p50,
+        ok_p99_ms: okStats.p99,
+        connections: o.connections,
+        duration_s: o.duration,
+        concurrency: o.concurrency,
+        queue: o.queue,
+        detector: detector.name,
+        live_tensor_growth: live1 - live0,
+      }),
+    );
+  } finally {
+    await app.close();
+    detector.dispose?.();
+    model.net.dispose();
+  }
+}
