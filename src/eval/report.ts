@@ -4,11 +4,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeImage } from '../data/index.js';
 import type { EvalResult, MethodResult } from './run.js';
+import type { LrEvalResult, LrSummary } from './reallr.js';
 import type { Image8 } from './metrics.js';
 import type { Summary } from './stats.js';
 
-/** The JSON eval writes (NaN and Infinity as null and "Infinity"). */
-export function resultJson(r: EvalResult, extra: Record<string, unknown> = {}): string {
+/** The JSON eval writes (NaN and Infinity as null and "Infinity"); for the HR and the real-LR protocol. */
+export function resultJson(
+  r: { protocol: Record<string, unknown>; seconds: number; methods: { name: string }[]; faces: unknown[] },
+  extra: Record<string, unknown> = {},
+): string {
   const methods: Record<string, unknown> = {};
   for (const m of r.methods) {
     const { name, ...rest } = m;
@@ -81,11 +85,15 @@ function nearestUp(img: Image8, f: number): Image8 {
   return { data: out, width: w, height: h, channels: 3 };
 }
 
-/** Rows of faces, columns LR (nearest, enlarged) | each method | HR, with a 2 px white gap. */
-export function gridImage(r: EvalResult): Image8 {
+/** Rows of faces, columns LR (nearest, enlarged) | each method | HR (when there is one), with a 2 px white gap. */
+export function gridImage(r: {
+  methods: unknown[];
+  grid: { lr: Image8; outputs: Image8[]; hr?: Image8 }[];
+}): Image8 {
   const rows = r.grid;
-  const tile = rows[0]?.hr.width ?? 64;
-  const cols = 2 + r.methods.length;
+  const tile = rows[0]?.outputs[0]?.width ?? 64;
+  const withHr = rows.some((g) => g.hr);
+  const cols = 1 + r.methods.length + (withHr ? 1 : 0);
   const gap = 2;
   const W = cols * tile + (cols + 1) * gap;
   const H = Math.max(1, rows.length) * tile + (Math.max(1, rows.length) + 1) * gap;
@@ -101,7 +109,7 @@ export function gridImage(r: EvalResult): Image8 {
   rows.forEach((g, i) => {
     put(nearestUp(g.lr, Math.max(1, Math.floor(tile / g.lr.width))), i, 0);
     g.outputs.forEach((o, k) => put(o, i, k + 1));
-    put(g.hr, i, cols - 1);
+    if (g.hr) put(g.hr, i, cols - 1);
   });
   return { data, width: W, height: H, channels: 3 };
 }
@@ -176,6 +184,131 @@ export async function writeReport(dir: string, r: EvalResult, title: string): Pr
     '</ul><h2>Methods</h2><ul>',
     ...r.methods.map((m) => `<li>${esc(m.name)}: ${esc(m.description)}</li>`),
     `</ul><h2>Faces</h2><p>LR | ${esc(r.methods.map((m) => m.name).join(' | '))} | HR</p>`,
+    `<img src="grid.png" alt="grid" style="--w:${g.width}px">`,
+    '</body></html>',
+    '',
+  ].join('\n');
+  writeFileSync(path.join(dir, 'report.html'), html);
+  return file;
+}
+
+const LR_COLUMNS: [keyof LrSummary & string, string, number][] = [
+  ['niqe', 'NIQE (32 px blocks)', 3],
+  ['brisque', 'BRISQUE', 2],
+  ['detection_rate', 'detection rate', 3],
+];
+
+/** Markdown tables of the real-LR protocol: all faces, each set, paired difference to bicubic. */
+export function lrMarkdownTable(r: LrEvalResult): string {
+  const cols = LR_COLUMNS.filter(([k]) => r.methods.some((m) => m[k] !== undefined));
+  const head = (first: string) => [
+    `| ${first} | faces | ${cols.map((c) => c[1]).join(' | ')} |`,
+    `| --- | ---: | ${cols.map(() => '---:').join(' | ')} |`,
+  ];
+  const row = (label: string, s: LrSummary) =>
+    `| ${label} | ${s.faces} | ${cols.map(([k, , d]) => fmt(s[k] as Summary | undefined, d)).join(' | ')} |`;
+  const lines = [...head('method'), ...r.methods.map((m) => row(m.name, m))];
+  const sets = Object.keys(r.methods[0]?.sets ?? {});
+  if (sets.length) {
+    lines.push('', 'Per set:', '', ...head('set, method'));
+    for (const set of sets) for (const m of r.methods) lines.push(row(`${set}, ${m.name}`, m.sets![set]!));
+  }
+  const diffs = r.methods.filter((m) => m.vs_bicubic);
+  if (diffs.length) {
+    lines.push('', 'Paired difference to bicubic (method - bicubic, per face):', '');
+    lines.push(
+      `| method | ${cols.map((c) => c[1]).join(' | ')} |`,
+      `| --- | ${cols.map(() => '---:').join(' | ')} |`,
+    );
+    for (const m of diffs)
+      lines.push(`| ${m.name} | ${cols.map(([k, , d]) => fmt(m.vs_bicubic![k], d)).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Writes DIR/report.md, DIR/report.html (the tables) and DIR/grid.png (LR | methods) for the real-LR protocol. */
+export async function writeLrReport(dir: string, r: LrEvalResult, title: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const g = gridImage(r);
+  await writeImage(path.join(dir, 'grid.png'), { ...g, data: new Uint8Array(g.data) });
+  const p = r.protocol;
+  const table = lrMarkdownTable(r);
+  const intro = `${r.methods[0]?.faces ?? 0} real low-resolution faces (${String(p.sets)}), ${r.seconds.toFixed(0)} s. No HR exists: no-reference measures and a detector only.`;
+  const reading = [
+    'NIQE and BRISQUE are lower-is-better; the detection rate higher-is-better.',
+    'NIQE here uses 32x32 blocks on 64x64 outputs (the standard is 96x96 blocks): it ranks methods on the same faces but is not comparable with NIQE values published for larger images.',
+    'Sharpening artefacts can look "natural" to NIQE and BRISQUE: read them with the images below.',
+  ];
+  const md = [
+    `# ${title}`,
+    '',
+    intro,
+    '',
+    'Mean [95% interval] over faces. Interval: Student-t on the per-face scores (mean -/+ t sd / sqrt(n)).',
+    '',
+    table,
+    '',
+    'Reading the numbers:',
+    '',
+    ...reading.map((l) => `- ${l}`),
+    '',
+    '## Protocol',
+    '',
+    ...Object.entries(p).map(([k, v]) => `- ${k}: ${String(v)}`),
+    '',
+    '## Methods',
+    '',
+    ...r.methods.map((m) => `- ${m.name}: ${m.description}`),
+    '',
+    '## Faces',
+    '',
+    `Columns: LR (nearest-neighbour, enlarged) | ${r.methods.map((m) => m.name).join(' | ')}.`,
+    '',
+    '![grid](grid.png)',
+    '',
+    ...r.grid.map((x, i) => `${i + 1}. ${path.basename(x.file)}`),
+    '',
+  ].join('\n');
+  const file = path.join(dir, 'report.md');
+  writeFileSync(file, md);
+  const htmlTables = table
+    .split('\n\n')
+    .map((block) => {
+      const rows = block.split('\n').filter((l) => l.startsWith('|') && !l.startsWith('| ---'));
+      if (!rows.length) return `<p>${esc(block)}</p>`;
+      const cells = (l: string) =>
+        l
+          .slice(1, -1)
+          .split('|')
+          .map((c) => esc(c.trim()));
+      const [h, ...body] = rows;
+      return `<table>\n<tr>${cells(h!)
+        .map((c) => `<th>${c}</th>`)
+        .join('')}</tr>\n${body
+        .map(
+          (l) =>
+            `<tr>${cells(l)
+              .map((c) => `<td>${c}</td>`)
+              .join('')}</tr>`,
+        )
+        .join('\n')}\n</table>`;
+    })
+    .join('\n');
+  const html = [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><title>${esc(title)}</title>`,
+    '<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child{text-align:left}img{image-rendering:pixelated;width:calc(2*var(--w))}</style>',
+    '</head><body>',
+    `<h1>${esc(title)}</h1>`,
+    `<p>${esc(intro)} Mean [95% interval] over faces (Student-t).</p>`,
+    htmlTables,
+    '<h2>Reading the numbers</h2><ul>',
+    ...reading.map((l) => `<li>${esc(l)}</li>`),
+    '</ul><h2>Protocol</h2><ul>',
+    ...Object.entries(p).map(([k, v]) => `<li>${esc(k)}: ${esc(String(v))}</li>`),
+    '</ul><h2>Methods</h2><ul>',
+    ...r.methods.map((m) => `<li>${esc(m.name)}: ${esc(m.description)}</li>`),
+    `</ul><h2>Faces</h2><p>LR | ${esc(r.methods.map((m) => m.name).join(' | '))}</p>`,
     `<img src="grid.png" alt="grid" style="--w:${g.width}px">`,
     '</body></html>',
     '',

@@ -12,7 +12,7 @@
 //   landmark NME of an independent 68-point net, restored vs HR (landmarks.ts).
 // - summary per method: mean, 95% Student-t interval, n; and the paired difference to bicubic.
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError } from '../core/errors.js';
 import { loadSample, makeDegradation, resize, type DegradationPreset } from '../data/index.js';
@@ -21,6 +21,7 @@ import { fromTypedArray, inferenceMode, tidy, type Tensor } from '../tensor/inde
 import { IdentityNet, cosine, euclidean } from './identity.js';
 import { LandmarkNet, nme } from './landmarks.js';
 import { qualityScores, type Image8, type QualityScores } from './metrics.js';
+import { appendProgress, readProgress, startProgress } from './progress.js';
 import { summarize, type Summary } from './stats.js';
 
 export const HR_SIZE = 64;
@@ -28,9 +29,9 @@ export const SCALE = 4;
 const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|tiff?|gif|avif)$/i;
 
 /** Image files of a folder (sorted by name, not recursive). */
-export function listImages(dir: string): string[] {
+export function listImages(dir: string, option = '--hr'): string[] {
   if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new ArgumentError(`--hr: ${dir} is not a folder`);
+    throw new ArgumentError(`${option}: ${dir} is not a folder`);
   return readdirSync(dir)
     .filter((f) => IMAGE_EXT.test(f))
     .sort()
@@ -229,38 +230,6 @@ const METRICS = [
   'landmark_nme',
 ] as const;
 
-const numberOut = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v);
-const numberIn = (_k: string, v: unknown) =>
-  v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : v === 'NaN' ? NaN : v;
-
-/** Faces already measured in a progress file with the same header, in order; throws if it is another run's. */
-function readProgress(
-  file: string,
-  header: Record<string, unknown>,
-  files: readonly string[],
-): EvalResult['faces'] {
-  if (!existsSync(file)) return [];
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  if (lines.length === 0) return [];
-  const head = JSON.stringify(JSON.parse(lines[0]!));
-  if (head !== JSON.stringify(header))
-    throw new ArgumentError(
-      `eval --resume: ${file} belongs to another evaluation (faces, degradation, seed, methods or metrics differ); delete it or run without --resume`,
-    );
-  const faces: EvalResult['faces'] = [];
-  for (const line of lines.slice(1)) {
-    let f: EvalResult['faces'][number];
-    try {
-      f = JSON.parse(line, numberIn) as EvalResult['faces'][number];
-    } catch {
-      break; // a line cut short by an interruption: measure that face again
-    }
-    if (f.file !== files[faces.length]) break;
-    faces.push(f);
-  }
-  return faces;
-}
-
 /** Runs the protocol; methods are not disposed. */
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const t0 = Date.now();
@@ -286,12 +255,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   };
   const faces: EvalResult['faces'] = [];
   if (o.progressFile) {
-    if (o.resume) faces.push(...readProgress(o.progressFile, header, files));
+    if (o.resume) faces.push(...readProgress<EvalResult['faces'][number]>(o.progressFile, header, files));
     // rewrite the kept part (drops a half-written last line)
-    writeFileSync(
-      o.progressFile,
-      [header, ...faces].map((x) => JSON.stringify(x, numberOut) + '\n').join(''),
-    );
+    startProgress(o.progressFile, header, faces);
   }
   const start = faces.length;
   if (start > 0) {
@@ -362,14 +328,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
       faces.push({ file, scores });
       if (gridIdx.has(s + i)) grid.push({ file, lr: lr8[i]!, outputs: outs.map((x) => x[i]!), hr: hr[i]! });
     });
-    if (o.progressFile)
-      appendFileSync(
-        o.progressFile,
-        faces
-          .slice(added)
-          .map((f) => JSON.stringify(f, numberOut) + '\n')
-          .join(''),
-      );
+    if (o.progressFile) appendProgress(o.progressFile, faces.slice(added));
     o.onProgress?.(Math.min(s + batch, files.length), files.length);
   }
   const methods: MethodResult[] = o.methods.map((m) => {
