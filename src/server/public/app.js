@@ -1,5 +1,6 @@
 // facesr serve's page: sends photos one at a time to POST /v1/enhance (output=json) and shows the
 // photo with face boxes, before/after sliders, and downloads. No dependencies, works offline.
+/* global document, XMLHttpRequest -- browser code, linted with the repository's Node globals */
 const $ = (sel, el = document) => el.querySelector(sel);
 const filesInput = $('#files');
 const drop = $('#drop');
