@@ -216,6 +216,7 @@ export function openApiDocument(version: string, limits: { maxBytes: number; pix
                   name: { type: 'string' },
                   file: { type: 'string' },
                   description: { type: 'string' },
+                  default: { type: 'boolean' },
                   loaded: { type: 'boolean' },
                 },
               },
