@@ -165,8 +165,12 @@ export async function main(argv: string[]): Promise<void> {
         `warm-up: ${o.warmup} sequential requests, ${((performance.now() - tw) / o.warmup).toFixed(0)} ms each`,
       );
     okMs.length = 0;
+    // With node --expose-gc, readings follow a full collection (JS garbage is not growth).
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
     const live0 = liveTensors();
-    const rss0 = process.memoryUsage.rss();
+    const mem0 = process.memoryUsage();
+    const rss0 = mem0.rss;
     let peak = rss0;
     const samples: number[] = [];
     const sampler = setInterval(() => {
@@ -184,7 +188,9 @@ export async function main(argv: string[]): Promise<void> {
       if (q.queue.admitted === 0) break;
       await new Promise((res) => setTimeout(res, 100));
     }
-    const rss1 = process.memoryUsage.rss();
+    gc?.();
+    const mem1 = process.memoryUsage();
+    const rss1 = mem1.rss;
     const live1 = liveTensors();
     const ok = statusCount(r, '200');
     const rejected = statusCount(r, '429');
@@ -200,6 +206,11 @@ export async function main(argv: string[]): Promise<void> {
         .join(', ')}`,
     );
     const okStats = percentiles(okMs);
+    const part = (m: NodeJS.MemoryUsage) =>
+      `JS heap ${mb(m.heapUsed).toFixed(1)}, external ${mb(m.external).toFixed(1)} (array buffers ${mb(m.arrayBuffers).toFixed(1)})`;
+    console.log(
+      `memory after warm-up: ${part(mem0)}; at the end: ${part(mem1)} MB${gc ? ' (after gc)' : ''}`,
+    );
     console.log(
       `server time of the ${okMs.length} ok answers (arrival to answer, queue included): p50 ${okStats.p50} ms, p99 ${okStats.p99} ms`,
     );
