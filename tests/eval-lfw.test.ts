@@ -3,7 +3,15 @@
 // on the shared LFW data (skipped with a reason where it is absent).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,102 +154,118 @@ test('framing: the LFW frame is 1.65x the crop and the judged square is the crop
   assert.throws(() => cropSquare(fr.hr, { x: 60, y: 0, size: 10 }), /outside a 64x64 image/);
 });
 
-test('lfw: a small run (2 + 2 pairs a fold) with bicubic; resume; CLI', { skip: SKIP }, async (t) => {
-  const all = readPairs(LFW);
-  assert.equal(all.pairs.length, 6000);
-  assert.equal(all.folds, 10);
-  const pairs = subsetPairs(all.pairs, 2);
-  assert.equal(pairs.length, 40);
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'facesr-lfw-'));
-  try {
-    const progressFile = path.join(tmp, 'p.jsonl');
-    const seen: number[] = [];
-    const r = await lfwVerify({
-      lfw: LFW,
-      pairs,
-      methods: [bicubicMethod()],
-      batch: 16,
-      progressFile,
-      onProgress: (d) => seen.push(d),
-    });
-    assert.deepEqual(
-      r.conditions.map((c) => c.name),
-      ['hr', 'hr64', 'bicubic/one', 'bicubic/both'],
-    );
-    assert.equal(r.pairs, 40);
-    assert.equal(seen.at(-1), r.images);
-    const hr = r.conditions[0]!;
-    t.diagnostic(lfwMarkdown(r));
-    assert.ok(hr.mean_cosine_same > hr.mean_cosine_different, 'same-person pairs are closer');
-    assert.ok(hr.cosine.accuracy >= 0.75, `HR accuracy ${hr.cosine.accuracy} on 40 pairs`);
-    assert.equal(r.scores.cosine['hr']!.length, 40);
-    // resume from a progress file cut after 5 images (and a half-written line): same result
-    const lines = readFileSync(progressFile, 'utf8').split('\n');
-    writeFileSync(progressFile, lines.slice(0, 6).join('\n') + '\n' + lines[6]!.slice(0, 30));
-    const again = await lfwVerify({
-      lfw: LFW,
-      pairs,
-      methods: [bicubicMethod()],
-      batch: 16,
-      progressFile,
-      resume: true,
-    });
-    assert.deepEqual(
-      again.conditions.map((c) => c.cosine.accuracy),
-      r.conditions.map((c) => c.cosine.accuracy),
-    );
-    assert.deepEqual(again.scores.cosine['bicubic/both'], r.scores.cosine['bicubic/both']);
-    // another run's progress file is refused
-    await assert.rejects(
-      lfwVerify({ lfw: LFW, pairs, methods: [bicubicMethod()], seed: 3, progressFile, resume: true }),
-      /belongs to another LFW run/,
-    );
-    // CLI: help, missing arguments, a 1 + 1 pairs-a-fold run writing JSON, report and scores
-    const json = path.join(tmp, 'lfw.json');
-    const log = console.log;
-    const out: string[] = [];
-    console.log = (s: string) => out.push(String(s));
+test(
+  'lfw: a small run (2 + 2 pairs a fold) with bicubic; resume; CLI on a 4-pair LFW folder',
+  { skip: SKIP },
+  async (t) => {
+    const all = readPairs(LFW);
+    assert.equal(all.pairs.length, 6000);
+    assert.equal(all.folds, 10);
+    const pairs = subsetPairs(all.pairs, 2);
+    assert.equal(pairs.length, 40);
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'facesr-lfw-'));
     try {
-      assert.equal(await lfwCommand(['--help']), 0);
-      assert.equal(out[0], EVAL_LFW_HELP);
-      await assert.rejects(lfwCommand(['--json', 'x.json']), /Missing --lfw DIR/);
-      await assert.rejects(lfwCommand(['--lfw', tmp, '--json', 'x.json']), /pairs\.txt does not exist/);
-      await assert.rejects(
-        lfwCommand(['--lfw', LFW, '--json', 'x', '--degrade', 'jpeg']),
-        /bicubic4 or realistic/,
+      const progressFile = path.join(tmp, 'p.jsonl');
+      const seen: number[] = [];
+      const r = await lfwVerify({
+        lfw: LFW,
+        pairs,
+        methods: [bicubicMethod()],
+        batch: 16,
+        progressFile,
+        onProgress: (d) => seen.push(d),
+      });
+      assert.deepEqual(
+        r.conditions.map((c) => c.name),
+        ['hr', 'hr64', 'bicubic/one', 'bicubic/both'],
       );
-      const code = await lfwCommand([
-        '--lfw',
-        LFW,
-        '--methods',
-        'bicubic',
-        '--pairs-per-fold',
-        '1',
-        '--json',
-        json,
-        '--report',
-        path.join(tmp, 'lfw.md'),
-        '--scores',
-        path.join(tmp, 'scores.json'),
-        '--quiet',
-      ]);
-      assert.equal(code, 0);
+      assert.equal(r.pairs, 40);
+      assert.equal(seen.at(-1), r.images);
+      const hr = r.conditions[0]!;
+      t.diagnostic(lfwMarkdown(r));
+      assert.ok(hr.mean_cosine_same > hr.mean_cosine_different, 'same-person pairs are closer');
+      assert.ok(hr.cosine.accuracy >= 0.75, `HR accuracy ${hr.cosine.accuracy} on 40 pairs`);
+      assert.equal(r.scores.cosine['hr']!.length, 40);
+      // resume from a progress file cut 6 images before the end (and a half-written line): same result
+      const lines = readFileSync(progressFile, 'utf8').split('\n').filter(Boolean);
+      const keep = lines.length - 6;
+      writeFileSync(progressFile, lines.slice(0, keep).join('\n') + '\n' + lines[keep]!.slice(0, 30));
+      const resumedFrom: number[] = [];
+      const again = await lfwVerify({
+        lfw: LFW,
+        pairs,
+        methods: [bicubicMethod()],
+        batch: 16,
+        progressFile,
+        resume: true,
+        onProgress: (d) => resumedFrom.push(d),
+      });
+      assert.equal(resumedFrom[0], r.images - 6, 'resumed after the whole lines');
+      assert.deepEqual(
+        again.conditions.map((c) => c.cosine.accuracy),
+        r.conditions.map((c) => c.cosine.accuracy),
+      );
+      assert.deepEqual(again.scores.cosine['bicubic/both'], r.scores.cosine['bicubic/both']);
+      // another run's progress file is refused
+      await assert.rejects(
+        lfwVerify({ lfw: LFW, pairs, methods: [bicubicMethod()], seed: 3, progressFile, resume: true }),
+        /belongs to another LFW run/,
+      );
+      // CLI: help, missing arguments, a 1 + 1 pairs-a-fold run writing JSON, report and scores
+      const tiny = path.join(tmp, 'tiny');
+      const real = readFileSync(path.join(LFW, 'pairs.txt'), 'utf8').split('\n');
+      const picked = [1, 301, 601, 901].map((i) => real[i]!.trim());
+      mkdirSync(path.join(tiny, 'images'), { recursive: true });
+      writeFileSync(path.join(tiny, 'pairs.txt'), ['2 1', ...picked].join('\n') + '\n');
+      for (const p of parsePairs(['2 1', ...picked].join('\n')).pairs)
+        for (const f of [p.a, p.b]) {
+          mkdirSync(path.join(tiny, 'images', path.dirname(f)), { recursive: true });
+          copyFileSync(path.join(LFW, 'images', f), path.join(tiny, 'images', f));
+        }
+      const json = path.join(tmp, 'lfw.json');
+      const log = console.log;
+      const out: string[] = [];
+      console.log = (s: string) => out.push(String(s));
+      try {
+        assert.equal(await lfwCommand(['--help']), 0);
+        assert.equal(out[0], EVAL_LFW_HELP);
+        await assert.rejects(lfwCommand(['--json', 'x.json']), /Missing --lfw DIR/);
+        await assert.rejects(lfwCommand(['--lfw', tmp, '--json', 'x.json']), /pairs\.txt does not exist/);
+        await assert.rejects(
+          lfwCommand(['--lfw', LFW, '--json', 'x', '--degrade', 'jpeg']),
+          /bicubic4 or realistic/,
+        );
+        const code = await lfwCommand([
+          '--lfw',
+          tiny,
+          '--methods',
+          'bicubic',
+          '--json',
+          json,
+          '--report',
+          path.join(tmp, 'lfw.md'),
+          '--scores',
+          path.join(tmp, 'scores.json'),
+          '--quiet',
+        ]);
+        assert.equal(code, 0);
+      } finally {
+        console.log = log;
+      }
+      const j = JSON.parse(readFileSync(path.join(tmp, 'lfw.json'), 'utf8')) as {
+        pairs: number;
+        conditions: { name: string }[];
+      };
+      assert.equal(j.pairs, 4);
+      assert.equal(j.conditions.length, 4);
+      assert.match(readFileSync(path.join(tmp, 'lfw.md'), 'utf8'), /\| bicubic\/both \| both \|/);
+      const sc = JSON.parse(readFileSync(path.join(tmp, 'scores.json'), 'utf8')) as {
+        conditions: Record<string, { scores: number[] }>;
+      };
+      assert.equal(sc.conditions['hr']!.scores.length, 4);
+      assert.ok(!existsSync(`${json}.progress.jsonl`), 'progress file removed at the end');
     } finally {
-      console.log = log;
+      rmSync(tmp, { recursive: true, force: true });
     }
-    const j = JSON.parse(readFileSync(path.join(tmp, 'lfw.json'), 'utf8')) as {
-      pairs: number;
-      conditions: { name: string }[];
-    };
-    assert.equal(j.pairs, 20);
-    assert.equal(j.conditions.length, 4);
-    assert.match(readFileSync(path.join(tmp, 'lfw.md'), 'utf8'), /\| bicubic\/both \| both \|/);
-    const sc = JSON.parse(readFileSync(path.join(tmp, 'scores.json'), 'utf8')) as {
-      conditions: Record<string, { scores: number[] }>;
-    };
-    assert.equal(sc.conditions['hr']!.scores.length, 20);
-    assert.ok(!existsSync(`${json}.progress.jsonl`), 'progress file removed at the end');
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-});
+  },
+);
