@@ -1,11 +1,12 @@
 // facesr serve's page end to end in headless Chromium (playwright-core with Debian's chromium): pick a
 // photo of ../shared/data/photos, wait for the result, move the sliders with the keyboard, pick one
-// face and restore it alone, download the photo and a face. The page's screenshot and the downloads
-// are kept in out/e2e-serve/ (gitignored). Skipped with a reason when ../shared or chromium is absent.
+// face and restore it alone, download the photo and a face. The page's screenshots and the downloads
+// are kept in out/e2e-serve/ (gitignored; replaced by each run). Skipped with a reason when ../shared
+// or chromium is absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -58,8 +59,9 @@ test(
   'the page restores a photo: boxes, sliders, face picking, downloads',
   { skip: SKIP, timeout: 600_000 },
   async () => {
-    rmSync(ARTIFACTS, { recursive: true, force: true });
+    // Files are replaced, never the folder removed: another checkout's test run may be writing here too.
     mkdirSync(ARTIFACTS, { recursive: true });
+    const started = Date.now() - 1000;
     const weights = path.join(SHARED!, 'models/retinaface_mnet025.safetensors');
     const server = await serve(['--port', '0', '--threads', '1', '--detector-weights', weights]);
     let browser: Browser | undefined;
@@ -174,6 +176,7 @@ test(
       await new Promise((r) => server.child.once('exit', r));
     }
     assert.match(server.log(), /POST \/v1\/enhance 200 1\/\d+ faces restored/);
-    assert.ok(existsSync(path.join(ARTIFACTS, 'page.png')));
+    for (const f of ['page.png', 'page-one-face.png'])
+      assert.ok(statSync(path.join(ARTIFACTS, f)).mtimeMs >= started, `${f} written by this run`);
   },
 );
