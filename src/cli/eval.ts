@@ -85,12 +85,16 @@ export async function evalCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (values.lr) {
-    if (values.hr || values.list) throw new FacesrError('Give one of --hr DIR, --list FILE or --lr DIR');
+    if (values.hr || values.list)
+      throw new FacesrError(
+        'Give one of --hr DIR or --list FILE (or --lr DIR for real low-resolution faces)',
+      );
     for (const o of ['degrade', 'seed', 'crop-border'] as const)
       if (values[o] !== undefined) throw new FacesrError(`--${o} has no meaning with --lr (real LR faces)`);
     return evalLr(values as LrValues);
   }
-  if (!values.hr === !values.list) throw new FacesrError('Give one of --hr DIR, --list FILE or --lr DIR');
+  if (!values.hr === !values.list)
+    throw new FacesrError('Give one of --hr DIR or --list FILE (or --lr DIR for real low-resolution faces)');
   if (!values.json) throw new FacesrError('Missing --json OUT (where to write the results)');
   const degrade = values.degrade ?? 'bicubic4';
   if (degrade !== 'bicubic4' && degrade !== 'realistic')
