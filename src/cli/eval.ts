@@ -52,7 +52,10 @@ which face-api's SSD, a detector that did not find these faces, finds the face i
                       FACESR_BRISQUE_DIR variable, else /usr/share/opencv4/quality)
   --no-detection      skip the detection rate (the slowest part)
   The JSON has per method niqe, brisque and detection_rate (mean, 95% interval, n) and the face
-  count, per set when there are several, and the paired difference to bicubic.`;
+  count, per set when there are several, and the paired difference to bicubic.
+
+Also: facesr eval lfw --lfw DIR --json OUT [...]  LFW verification with restored faces (--help)
+      facesr eval utk --utk DIR --json OUT [...]  identity by age, gender and race on UTKFace (--help)`;
 
 export async function evalCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -81,6 +81,10 @@ async function main(argv: string[]): Promise<number> {
       return enhanceCommand(rest);
     }
     case 'eval': {
+      if (rest[0] === 'lfw' || rest[0] === 'utk') {
+        const { lfwCommand, utkCommand } = await import('./evalextra.js');
+        return rest[0] === 'lfw' ? lfwCommand(rest.slice(1)) : utkCommand(rest.slice(1));
+      }
       const { evalCommand } = await import('./eval.js');
       return evalCommand(rest);
     }
