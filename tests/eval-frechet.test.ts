@@ -14,8 +14,8 @@ import {
   frechetRestoredVsHr,
   gaussianStats,
   sqrtPsd,
-  symmetricEigen,
 } from '../src/eval/frechet.js';
+import { symmetricEigen } from '../src/eval/linalg.js';
 import { bicubicMethod } from '../src/eval/run.js';
 import type { Image8 } from '../src/eval/metrics.js';
 

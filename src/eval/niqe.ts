@@ -27,6 +27,7 @@ import path from 'node:path';
 import { ArgumentError, FormatError } from '../core/errors.js';
 import { planes, type Image8 } from './metrics.js';
 import { aggdRatio, gammaFn, packageRoot } from './nss.js';
+import { symmetricEigen } from './linalg.js';
 
 export const NIQE_PARAMS_FILE = 'niqe_pristine_params.json';
 const FEATURES = 36;
@@ -358,44 +359,10 @@ export function niqeBlockFeatures(
   return rows;
 }
 
-/** Symmetric eigen-decomposition (cyclic Jacobi) -> Moore-Penrose inverse (numpy's rcond 1e-15). */
+/** Moore-Penrose inverse of a symmetric matrix from its eigen-decomposition (numpy's rcond 1e-15). */
 export function pinvSymmetric(m: Float64Array, n: number): Float64Array {
-  const a = Float64Array.from(m);
-  const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q]! ** 2;
-    if (off < 1e-30) break;
-    for (let p = 0; p < n; p++)
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q]!;
-        if (apq === 0) continue;
-        const theta = (a[q * n + q]! - a[p * n + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p]!;
-          const akq = a[k * n + q]!;
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k]!;
-          const aqk = a[q * n + k]!;
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < n; k++) {
-          const vkp = v[k * n + p]!;
-          const vkq = v[k * n + q]!;
-          v[k * n + p] = c * vkp - s * vkq;
-          v[k * n + q] = s * vkp + c * vkq;
-        }
-      }
-  }
-  const ev = Array.from({ length: n }, (_, i) => a[i * n + i]!);
+  const { values, vectors: v } = symmetricEigen(m, n);
+  const ev = Array.from(values);
   const cutoff = 1e-15 * Math.max(...ev.map(Math.abs));
   const out = new Float64Array(n * n);
   for (let k = 0; k < n; k++) {
