@@ -12,10 +12,10 @@
 // needs the eps * I offset of pytorch-fid. Checked against that scipy reference
 // (dev/make_frechet_fixtures.py, tests/eval-frechet).
 import { ArgumentError } from '../core/errors.js';
-import { inferenceMode, type Tensor } from '../tensor/index.js';
+import type { Tensor } from '../tensor/index.js';
 import type { Image8 } from './metrics.js';
 import { symmetricEigen } from './linalg.js';
-import { bicubicMethod, imagesToTensor, tensorToImages } from './run.js';
+import { bicubicMethod, imagesToTensor, restoreWith } from './run.js';
 
 /** Mean and covariance (ddof 1, as numpy.cov) of row vectors. */
 export function gaussianStats(rows: readonly ArrayLike<number>[]): {
@@ -187,12 +187,7 @@ export function restoreImages(m: RestoreMethod, lr: readonly Image8[], batch = 6
   for (let s = 0; s < lr.length; s += batch) {
     const x = imagesToTensor(lr.slice(s, s + batch));
     try {
-      const y = inferenceMode(() => m.restore(x));
-      try {
-        out.push(...tensorToImages(y));
-      } finally {
-        y.dispose();
-      }
+      out.push(...restoreWith([m], x)[0]!);
     } finally {
       x.dispose();
     }

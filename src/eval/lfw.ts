@@ -33,10 +33,10 @@ import {
   type DegradationPreset,
   type Frame,
 } from '../data/index.js';
-import { inferenceMode, type Tensor } from '../tensor/index.js';
+import type { Tensor } from '../tensor/index.js';
 import { IdentityNet, cosine, euclidean } from './identity.js';
 import type { Image8 } from './metrics.js';
-import { HR_SIZE, imagesToTensor, tensorToImages, type Method } from './run.js';
+import { HR_SIZE, imagesToTensor, restoreWith, tensorToImages, type Method } from './run.js';
 
 // ---------------------------------------------------------------------------------------------
 // Framing of tight face crops into the HR training framing (shared with utk.ts)
@@ -138,16 +138,9 @@ export async function restoreFrames(
     hrT.dispose();
   }
   const lrT = imagesToTensor(lr8);
-  const outputs: Image8[][] = [];
+  let outputs: Image8[][];
   try {
-    for (const m of methods) {
-      const sr = inferenceMode(() => m.restore(lrT));
-      try {
-        outputs.push(tensorToImages(sr));
-      } finally {
-        sr.dispose();
-      }
-    }
+    outputs = restoreWith(methods, lrT);
   } finally {
     lrT.dispose();
   }

@@ -23,7 +23,6 @@ import path from 'node:path';
 import { ArgumentError, FormatError } from '../core/errors.js';
 import { BOX_FRAMING, iou, type Box, type Detector } from '../data/faces.js';
 import { FaceApiSsdDetector } from '../infer/detectors.js';
-import { inferenceMode } from '../tensor/index.js';
 import { brisque, loadBrisqueModel, type BrisqueModel } from './brisque.js';
 import type { Image8 } from './metrics.js';
 import { loadNiqeModel, niqe, type NiqeModel } from './niqe.js';
@@ -34,8 +33,8 @@ import {
   imagesToTensor,
   listImages,
   loadHr,
+  restoreWith,
   spread,
-  tensorToImages,
   type Method,
 } from './run.js';
 import { summarize, type Summary } from './stats.js';
@@ -232,16 +231,9 @@ export async function evaluateLr(o: LrEvalOptions): Promise<LrEvalResult> {
     const part = o.faces.slice(s, s + batch);
     const lr = await Promise.all(part.map((f) => loadHr(f.file, LR_SIZE)));
     const lrT = imagesToTensor(lr);
-    const outs: Image8[][] = [];
+    let outs: Image8[][];
     try {
-      for (const m of o.methods) {
-        const sr = inferenceMode(() => m.restore(lrT));
-        try {
-          outs.push(tensorToImages(sr));
-        } finally {
-          sr.dispose();
-        }
-      }
+      outs = restoreWith(o.methods, lrT);
     } finally {
       lrT.dispose();
     }

@@ -113,6 +113,18 @@ export interface Method {
   dispose(): void;
 }
 
+/** A batch of LR faces [N, 3, 16, 16] restored by each method, as 8-bit images (one list per method). */
+export function restoreWith(methods: readonly Pick<Method, 'restore'>[], lr: Tensor): Image8[][] {
+  return methods.map((m) => {
+    const sr = inferenceMode(() => m.restore(lr));
+    try {
+      return tensorToImages(sr);
+    } finally {
+      sr.dispose();
+    }
+  });
+}
+
 export function bicubicMethod(): Method {
   return {
     name: 'bicubic',
@@ -282,16 +294,9 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     } finally {
       hrT.dispose();
     }
-    const outs: Image8[][] = [];
+    let outs: Image8[][];
     try {
-      for (const m of o.methods) {
-        const sr = inferenceMode(() => m.restore(lrT));
-        try {
-          outs.push(tensorToImages(sr));
-        } finally {
-          sr.dispose();
-        }
-      }
+      outs = restoreWith(o.methods, lrT);
     } finally {
       lrT.dispose();
     }
