@@ -19,6 +19,7 @@ import {
   setNumThreads,
   tidy,
   engineInfo,
+  cudaSynchronize,
   type Tensor,
 } from '../src/tensor/index.js';
 import { type FAN, buildModel, preset as presetConfig } from '../src/models/index.js';
@@ -38,13 +39,14 @@ interface Options {
   warmup: number;
   /** null: DEFAULT_ITERS per preset. */
   iters: number | null;
+  device: 'cpu' | 'cuda';
 }
 
 const USAGE =
-  'options: --preset cpu|paper|all (all), --threads N (2), --warmup N (1), --iters N (cpu 5, paper 2)';
+  'options: --preset cpu|paper|all (all), --threads N (2), --warmup N (1), --iters N (cpu 5, paper 2), --device cpu|cuda (cpu)';
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { presets: [...PRESETS], threads: 2, warmup: 1, iters: null };
+  const o: Options = { presets: [...PRESETS], threads: 2, warmup: 1, iters: null, device: 'cpu' };
   const bad = (arg: string): never => {
     console.error(`train: bad argument '${arg}' (${USAGE})`);
     process.exit(2);
@@ -57,6 +59,11 @@ function parseArgs(argv: string[]): Options {
     if (flag === '--preset') {
       if (value === 'all') o.presets = [...PRESETS];
       else if ((PRESETS as readonly string[]).includes(value!)) o.presets = [value as PresetName];
+      else bad(arg);
+      continue;
+    }
+    if (flag === '--device') {
+      if (value === 'cpu' || value === 'cuda') o.device = value;
       else bad(arg);
       continue;
     }
@@ -107,13 +114,18 @@ async function runPreset(name: PresetName, o: Options): Promise<PresetResult> {
   const cfg = presetConfig(name);
   const nets = buildNetworks(cfg);
   const fan = buildModel(cfg.FAN) as FAN;
+  if (o.device !== 'cpu') {
+    for (const n of NETWORK_NAMES) nets[n].to({ device: o.device });
+    fan.to({ device: o.device });
+  }
   const trainer = new SemiCycleTrainer(nets, { mode: 'full', fan });
   const size = nets.DF.config.hrSize;
   const [hr, lr] = tidy(() => [
-    rand([batch, 3, size, size]).mul(2).sub(1),
+    rand([batch, 3, size, size]).mul(2).sub(1).to(o.device),
     rand([batch, 3, size / 4, size / 4])
       .mul(2)
-      .sub(1),
+      .sub(1)
+      .to(o.device),
   ]) as [Tensor, Tensor];
 
   // The configs as facesr's modules resolved them (defaults filled in): the peer builds from these.
@@ -132,7 +144,7 @@ async function runPreset(name: PresetName, o: Options): Promise<PresetResult> {
   const peerScript = path.join(repoRoot(), 'bench', 'peers', 'train.py');
   const peer = await PythonPeer.start(
     peerScript,
-    [String(o.threads), String(batch), String(trainer.weights.lambdaHm), JSON.stringify(resolved)],
+    [String(o.threads), String(batch), String(trainer.weights.lambdaHm), JSON.stringify(resolved), o.device],
     { OMP_NUM_THREADS: String(o.threads) },
   );
   const theirs = peer ? (peer.info.params as Record<string, number>) : null;
@@ -141,7 +153,7 @@ async function runPreset(name: PresetName, o: Options): Promise<PresetResult> {
     `\n== preset ${name}, batch ${batch}: mode full, lambda_hm ${trainer.weights.lambdaHm}, ` +
       `${o.warmup} warm-up + ${iters} timed iterations per side` +
       (peer
-        ? `; peer PyTorch ${String(peer.info.torch)}, threads ${String(peer.info.threads)}`
+        ? `; peer PyTorch ${String(peer.info.torch)}, threads ${String(peer.info.threads)}, device ${String(peer.info.device ?? 'cpu')}`
         : '; no peer'),
   );
   console.log(`${'network'.padEnd(8)} ${'facesr params'.padStart(14)} ${'torch params'.padStart(14)}`);
@@ -167,6 +179,7 @@ async function runPreset(name: PresetName, o: Options): Promise<PresetResult> {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       lastLosses = trainer.step({ hr, lr });
+      if (o.device !== 'cpu') cudaSynchronize();
       await turn(); // the project's rule: the event loop turns once per training step (timed)
       times.push((performance.now() - t0) / 1e3);
     }
@@ -226,7 +239,7 @@ export async function main(argv: string[]): Promise<void> {
   const backend = /parallel backend:\s*(\S+)/.exec(info.parallelInfo)?.[1] ?? 'unknown';
   console.log(
     `machine: ${cpuModel()}, ${cores()} cores; libtorch ${info.torchVersion} (parallel backend ${backend}, ` +
-      `mkldnn ${info.mkldnn}); device cpu; threads ${getNumThreads()}; node ${process.version}; float32`,
+      `mkldnn ${info.mkldnn}); device ${o.device}${o.device === 'cpu' ? '' : ` (${info.cudaDeviceCount} GPU)`}; threads ${getNumThreads()}; node ${process.version}; float32`,
   );
   const mallocEnv = Object.entries(process.env)
     .filter(([k]) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES')

@@ -30,6 +30,7 @@ THREADS = int(sys.argv[1])
 BATCH = int(sys.argv[2])
 LAMBDA_HM = float(sys.argv[3])
 CFG = json.loads(sys.argv[4])
+DEVICE = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 
@@ -51,6 +52,8 @@ nets = {
     "DH2": D(CFG["DH"]),
 }
 fan = FAN(CFG["FAN"])
+for m in [*nets.values(), fan]:
+    m.to(DEVICE)
 fan.eval()
 fan.requires_grad_(False)
 for n in nets.values():
@@ -58,8 +61,8 @@ for n in nets.values():
 opts = {k: torch.optim.Adam(n.parameters(), lr=1e-4, betas=(0.9, 0.999)) for k, n in nets.items()}
 NOISE_DIM = CFG["DF"]["noiseDim"]
 HR_SIZE = CFG["DF"]["hrSize"]
-hr = torch.rand(BATCH, 3, HR_SIZE, HR_SIZE) * 2 - 1
-lr = torch.rand(BATCH, 3, HR_SIZE // 4, HR_SIZE // 4) * 2 - 1
+hr = (torch.rand(BATCH, 3, HR_SIZE, HR_SIZE) * 2 - 1).to(DEVICE)
+lr = (torch.rand(BATCH, 3, HR_SIZE // 4, HR_SIZE // 4) * 2 - 1).to(DEVICE)
 
 
 def update(name, loss):
@@ -87,7 +90,7 @@ def iteration():
     """method.md section 3: fakes; D_L1, D_H1, D_L2, D_H2; then DF, R (with L_hm), DB."""
     Rn, DFn, DBn = nets["R"], nets["DF"], nets["DB"]
     losses = {}
-    z = torch.randn(BATCH, NOISE_DIM)
+    z = torch.randn(BATCH, NOISE_DIM, device=DEVICE)
     lr_syn = DFn(hr, z)
     sr_syn = Rn(lr_syn.detach())
     sr_real = Rn(lr)
@@ -130,6 +133,8 @@ def timed(n):
     for _ in range(n):
         t0 = time.perf_counter()
         losses = iteration()
+        if DEVICE != "cpu":
+            torch.cuda.synchronize()
         out.append(time.perf_counter() - t0)
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return {"times": out, "minflt": ru.ru_minflt - f0, "losses": losses, "maxrss_mb": ru.ru_maxrss / 1024}
@@ -142,6 +147,7 @@ say(
         "ready": True,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "device": DEVICE if DEVICE == "cpu" else torch.cuda.get_device_name(),
         "mkldnn": torch.backends.mkldnn.is_available(),
         "params": params,
     }

@@ -5,6 +5,7 @@
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <cstring>
+#include <torch/cuda.h>
 #include <torch/version.h>
 #include <memory>
 
@@ -212,29 +213,45 @@ static Napi::Value Randint(const Napi::CallbackInfo& info) {
 static Napi::Value Randperm(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), at::randperm(info[0].As<Napi::Number>().Int64Value(), Opts(info[1], info[2])));
 }
+// The default generator of a device: the CPU's, or CUDA device i's. The same calls exist in libtorch
+// 1.13 (Debian) and 2.x (official builds, PyTorch's torch/ folder), unlike the CUDA hooks' own.
+static at::Generator DefaultGenerator(const at::Device& d) {
+  if (d.is_cpu()) return at::detail::getDefaultCPUGenerator();
+  return at::globalContext().defaultGenerator(d);
+}
+static int CudaCount() { return at::hasCUDA() ? static_cast<int>(torch::cuda::device_count()) : 0; }
+static at::Device RngDevice(const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return at::Device(at::kCPU);
+  return at::Device(v.As<Napi::String>().Utf8Value());
+}
 static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   uint64_t seed = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   {
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = DefaultGenerator(at::Device(at::kCPU));
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_current_seed(seed);
   }
-  if (at::hasCUDA()) {
-    for (int i = 0; i < at::detail::getCUDAHooks().getNumGPUs(); i++) {
-      auto gen = at::detail::getCUDAHooks().getDefaultCUDAGenerator(i);
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_current_seed(seed);
-    }
+  for (int i = 0; i < CudaCount(); i++) {
+    auto gen = DefaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(i)));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
   }
   return info.Env().Undefined();
 }
+// cudaSynchronize(): waits for the GPU's queued work (timing); a no-op without CUDA.
+static Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  if (CudaCount() > 0) torch::cuda::synchronize();
+  return info.Env().Undefined();
+}
+// getRngState(device?) / setRngState(state, device?): the generator state of the CPU (default) or
+// of a CUDA device, so that a checkpoint taken on CUDA resumes with the same noise.
 static Napi::Value GetRngState(const Napi::CallbackInfo& info) {
-  auto gen = at::detail::getDefaultCPUGenerator();
+  auto gen = DefaultGenerator(RngDevice(info[0]));
   std::lock_guard<std::mutex> lock(gen.mutex());
   return Wrap(info.Env(), gen.get_state());
 }
 static Napi::Value SetRngState(const Napi::CallbackInfo& info) {
-  auto gen = at::detail::getDefaultCPUGenerator();
+  auto gen = DefaultGenerator(RngDevice(info[1]));
   std::lock_guard<std::mutex> lock(gen.mutex());
   gen.set_state(Unwrap(info[0]));
   return info.Env().Undefined();
@@ -380,7 +397,7 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
   auto o = Napi::Object::New(env);
   o.Set("torchVersion", TORCH_VERSION);
   o.Set("cudaAvailable", at::hasCUDA());
-  o.Set("cudaDeviceCount", at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
+  o.Set("cudaDeviceCount", CudaCount());
   o.Set("builtWithCuda",
 #ifdef FACESR_CUDA
         true
@@ -409,6 +426,7 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   FACESR_EXPORT("randperm", Randperm);
   FACESR_EXPORT("manualSeed", ManualSeed);
   FACESR_EXPORT("getRngState", GetRngState);
+  FACESR_EXPORT("cudaSynchronize", CudaSynchronize);
   FACESR_EXPORT("setRngState", SetRngState);
   FACESR_EXPORT("shape", Shape);
   FACESR_EXPORT("strides", Strides);

@@ -40,8 +40,9 @@ export interface Native {
   randint(low: number, high: number, shape: Ints, dtype?: string, device?: string): H;
   randperm(n: number, dtype?: string, device?: string): H;
   manualSeed(seed: number): void;
-  getRngState(): H;
-  setRngState(state: H): void;
+  getRngState(device?: string): H;
+  setRngState(state: H, device?: string): void;
+  cudaSynchronize(): void;
   // metadata
   shape(t: H): number[];
   strides(t: H): number[];

@@ -2,6 +2,7 @@
 import { native } from '../binding/native.js';
 import { checkInt } from '../core/check.js';
 import { Tensor } from './tensor.js';
+import { checkDevice, type Device } from './dtype.js';
 
 function guard<T>(fn: () => T): T {
   const out = fn();
@@ -48,12 +49,12 @@ export function manualSeed(seed: number): void {
   native.manualSeed(checkInt(seed, 'seed', 0));
 }
 
-/** The CPU generator's state as a uint8 tensor (for checkpoints). */
-export function getRngState(): Tensor {
-  return new Tensor(native.getRngState());
+/** A generator's state as a uint8 tensor (for checkpoints): the CPU's, or a CUDA device's ('cuda:0'). */
+export function getRngState(device: Device = 'cpu'): Tensor {
+  return new Tensor(native.getRngState(checkDevice(device)));
 }
-export function setRngState(state: Tensor): void {
-  native.setRngState(state.handle);
+export function setRngState(state: Tensor, device: Device = 'cpu'): void {
+  native.setRngState(state.handle, checkDevice(device));
 }
 
 /** Intra-op threads used by libtorch's CPU kernels. */
@@ -72,6 +73,11 @@ export function liveTensors(): number {
 /** libtorch build and runtime facts (for doctor and benches). */
 export function engineInfo() {
   return native.info();
+}
+
+/** Waits until the GPU has finished its queued work (for timings); returns at once without CUDA. */
+export function cudaSynchronize(): void {
+  native.cudaSynchronize();
 }
 
 export function cudaAvailable(): boolean {

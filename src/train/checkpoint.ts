@@ -5,7 +5,7 @@ import { ArgumentError, FormatError } from '../core/errors.js';
 import type { Module } from '../nn/index.js';
 import type { Optimizer, OptimizerState, LRScheduler } from '../optim/index.js';
 import { readSafetensors, writeSafetensors } from '../io/index.js';
-import { getRngState, setRngState, type Tensor } from '../tensor/index.js';
+import { engineInfo, getRngState, setRngState, type Tensor } from '../tensor/index.js';
 
 export interface TrainingState {
   step: number;
@@ -36,8 +36,10 @@ export async function saveCheckpoint(file: string, s: TrainingState): Promise<vo
     optimizers[name] = st.meta;
     for (const [k, t] of st.tensors) tensors.set(`opt.${name}.${k}`, t);
   }
-  const rng = getRngState();
-  tensors.set('rng.cpu', rng);
+  // The CPU generator, and each CUDA device's: noise drawn on a GPU resumes identically.
+  const rng = new Map<string, Tensor>([['rng.cpu', getRngState()]]);
+  for (let i = 0; i < engineInfo().cudaDeviceCount; i++) rng.set(`rng.cuda:${i}`, getRngState(`cuda:${i}`));
+  for (const [k, t] of rng) tensors.set(k, t);
   const schedulers: Meta['schedulers'] = {};
   for (const [name, sc] of Object.entries(s.schedulers ?? {})) schedulers[name] = sc.stateDict();
   const meta: Meta = {
@@ -51,7 +53,7 @@ export async function saveCheckpoint(file: string, s: TrainingState): Promise<vo
   try {
     await writeSafetensors(file, tensors, { facesr: JSON.stringify(meta) });
   } finally {
-    rng.dispose();
+    for (const t of rng.values()) t.dispose();
   }
 }
 
@@ -98,6 +100,10 @@ export async function loadCheckpoint(
     }
     const rng = tensors.get('rng.cpu');
     if (rng) setRngState(rng);
+    for (let i = 0; i < engineInfo().cudaDeviceCount; i++) {
+      const g = tensors.get(`rng.cuda:${i}`);
+      if (g) setRngState(g, `cuda:${i}`);
+    }
     return { step: meta.step, extra: meta.extra };
   } finally {
     for (const t of tensors.values()) t.dispose();

@@ -122,13 +122,24 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       throw new ArgumentError(
         "Mode 'full' needs a trained FAN: --fan FILE (train one with facesr train-fan)",
       );
-    fan = buildModel(nets.FAN) as FAN;
-    const { tensors } = await readSafetensors(fanFile);
+    const { tensors, metadata } = await readSafetensors(fanFile);
+    // The FAN is a frozen judge of landmarks, so any trained FAN serves any preset: a file written
+    // by 'facesr train-fan' carries its own architecture; one without it must be the preset's.
+    let fanConfig = nets.FAN;
+    try {
+      const meta = JSON.parse(metadata.facesr ?? 'null') as { model?: string; config?: typeof nets.FAN } | null;
+      if (meta?.model === 'fan' && meta.config) fanConfig = meta.config;
+    } catch {
+      // no readable metadata: the preset's FAN
+    }
+    fan = buildModel(fanConfig) as FAN;
     try {
       fan.loadStateDict(tensors);
     } catch (err) {
       for (const t of tensors.values()) t.dispose();
-      throw new FacesrError(`${fanFile}: not a FAN of this preset: ${(err as Error).message}`);
+      throw new FacesrError(
+        `${fanFile}: not a FAN of this preset and no FAN architecture in its metadata: ${(err as Error).message}`,
+      );
     }
     if (!o.fan) console.error(`facesr train: heatmap loss through the shipped FAN ${fanFile}`);
     for (const t of tensors.values()) t.dispose();
