@@ -97,9 +97,12 @@ test('CUDA: each method network gives the CPU outputs and parameter gradients', 
     assert.deepEqual(cuda.out.shape, cpu.out.shape, `${name}: output shapes differ`);
     const d = relDiff(cpu.out, cuda.out);
     assert.ok(d < REL_TOL, `${name}: CUDA output differs from the CPU's by ${d} (relative)`);
+    // Gradients relative to the network's largest gradient: a conv bias followed by batch norm has a
+    // gradient of zero in exact arithmetic, so its own scale is rounding noise on either device.
+    const gmax = Math.max(...cpu.grads.map((g) => tidy(() => g.abs().max().item() as number)));
     cpu.grads.forEach((g, i) => {
-      const dg = relDiff(g, cuda.grads[i]!);
-      assert.ok(dg < 5 * REL_TOL, `${name}: gradient of parameter ${i} differs by ${dg} (relative)`);
+      const dg = tidy(() => g.sub(cuda.grads[i]!).abs().max().item() as number) / gmax;
+      assert.ok(dg < REL_TOL, `${name}: gradient of parameter ${i} differs by ${dg} (of the largest)`);
     });
     for (const r of [cpu, cuda]) {
       r.out.dispose();

@@ -365,15 +365,22 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
   }
   const it = batches(step);
 
+  // SIGINT (Ctrl-C) or SIGTERM (a scheduler, `timeout`): finish the step, save, exit. A second
+  // signal quits at once, unless it comes within a second of the first: `timeout` and some shells
+  // deliver one Ctrl-C both to the process and to its group, and that must not lose the checkpoint.
   let interrupted = false;
+  let firstSignal = 0;
   const onSig = () => {
-    if (interrupted) process.exit(130);
+    if (interrupted && Date.now() - firstSignal > 1000) process.exit(130);
+    if (interrupted) return;
     interrupted = true;
+    firstSignal = Date.now();
     console.error(
       '\nfacesr train-fan: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)',
     );
   };
   process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
   const save = () =>
     saveCheckpoint(ckpt, {
       step,
@@ -435,6 +442,7 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
   } finally {
     progress?.end();
     process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
     await it.return(undefined);
   }
   await writeLossCurves(path.join(o.out, 'losses'), history);

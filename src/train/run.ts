@@ -254,15 +254,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const hrIter = hrLoader[Symbol.asyncIterator]();
   const lrIter = lrLoader ? lrLoader[Symbol.asyncIterator]() : null;
 
+  // SIGINT (Ctrl-C) or SIGTERM (a scheduler, `timeout`): finish the step, save, exit. A second
+  // signal quits at once, unless it comes within a second of the first: `timeout` and some shells
+  // deliver one Ctrl-C both to the process and to its group, and that must not lose the checkpoint.
   let interrupted = false;
+  let firstSignal = 0;
   const onSig = () => {
-    if (interrupted) process.exit(130);
+    if (interrupted && Date.now() - firstSignal > 1000) process.exit(130);
+    if (interrupted) return;
     interrupted = true;
+    firstSignal = Date.now();
     console.error(
       '\nfacesr train: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)',
     );
   };
   process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
   const save = async () => {
     await saveCheckpoint(ckpt, {
       step,
@@ -371,6 +378,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   } finally {
     progress.end();
     process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
     await hrIter.return(undefined);
     await lrIter?.return(undefined);
   }
