@@ -20,7 +20,13 @@ import {
 import { FAN, buildModel, type MethodNetworks } from '../src/models/index.js';
 import type { Module } from '../src/nn/index.js';
 import { Adam } from '../src/optim/index.js';
-import { SemiCycleTrainer, buildNetworks, NETWORK_NAMES, type Batch, type Losses } from '../src/train/scgan.js';
+import {
+  SemiCycleTrainer,
+  buildNetworks,
+  NETWORK_NAMES,
+  type Batch,
+  type Losses,
+} from '../src/train/scgan.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
 
 const info = engineInfo();
@@ -53,28 +59,43 @@ const TINY: MethodNetworks = {
 };
 
 test('CUDA: each method network gives the CPU outputs and parameter gradients', { skip: SKIP }, () => {
-  const cases: [string, MethodNetworks[keyof MethodNetworks], (m: Module, dev: 'cpu' | 'cuda') => Tensor][] = [
-    ['R', TINY.R, (m, dev) => (m as unknown as { forward(x: Tensor): Tensor }).forward(input([2, 3, 16, 16], 1, dev))],
+  const cases: [string, MethodNetworks[keyof MethodNetworks], (m: Module, dev: 'cpu' | 'cuda') => Tensor][] =
     [
-      'DF',
-      TINY.DF,
-      (m, dev) =>
-        (m as unknown as { forward(x: Tensor, z: Tensor): Tensor }).forward(
-          input([2, 3, 64, 64], 2, dev),
-          input([2, (m as unknown as { noiseDim: number }).noiseDim ?? 64], 3, dev),
-        ),
-    ],
-    ['DL', TINY.DL, (m, dev) => (m as unknown as { forward(x: Tensor): Tensor }).forward(input([2, 3, 16, 16], 4, dev))],
-    ['DH', TINY.DH, (m, dev) => (m as unknown as { forward(x: Tensor): Tensor }).forward(input([2, 3, 64, 64], 5, dev))],
-    [
-      'FAN',
-      TINY.FAN,
-      (m, dev) => {
-        const out = (m as unknown as { forward(x: Tensor): Tensor | Tensor[] }).forward(input([2, 3, 64, 64], 6, dev));
-        return Array.isArray(out) ? out[out.length - 1]! : out;
-      },
-    ],
-  ];
+      [
+        'R',
+        TINY.R,
+        (m, dev) => (m as unknown as { forward(x: Tensor): Tensor }).forward(input([2, 3, 16, 16], 1, dev)),
+      ],
+      [
+        'DF',
+        TINY.DF,
+        (m, dev) =>
+          (m as unknown as { forward(x: Tensor, z: Tensor): Tensor }).forward(
+            input([2, 3, 64, 64], 2, dev),
+            input([2, (m as unknown as { noiseDim: number }).noiseDim ?? 64], 3, dev),
+          ),
+      ],
+      [
+        'DL',
+        TINY.DL,
+        (m, dev) => (m as unknown as { forward(x: Tensor): Tensor }).forward(input([2, 3, 16, 16], 4, dev)),
+      ],
+      [
+        'DH',
+        TINY.DH,
+        (m, dev) => (m as unknown as { forward(x: Tensor): Tensor }).forward(input([2, 3, 64, 64], 5, dev)),
+      ],
+      [
+        'FAN',
+        TINY.FAN,
+        (m, dev) => {
+          const out = (m as unknown as { forward(x: Tensor): Tensor | Tensor[] }).forward(
+            input([2, 3, 64, 64], 6, dev),
+          );
+          return Array.isArray(out) ? out[out.length - 1]! : out;
+        },
+      ],
+    ];
   for (const [name, cfg, run] of cases) {
     const results: Record<string, { out: Tensor; grads: Tensor[] }> = {};
     for (const dev of ['cpu', 'cuda'] as const) {
@@ -147,53 +168,60 @@ test('CUDA: the generator state round-trips', { skip: SKIP }, () => {
   assert.notDeepEqual(b, a, 'two draws were equal');
 });
 
-test('CUDA: a semi-cycle run resumed from a checkpoint gives the uninterrupted losses', { skip: SKIP }, async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'facesr-cuda-'));
-  try {
-    const make = () => {
-      manualSeed(0);
-      const nets = buildNetworks(TINY);
-      const fan = new FAN(TINY.FAN);
-      for (const n of NETWORK_NAMES) nets[n].to({ device: 'cuda' });
-      fan.to({ device: 'cuda' });
-      const trainer = new SemiCycleTrainer(nets, { mode: 'full', fan, weights: { lambdaHm: 10 } });
-      return { nets, fan, trainer };
-    };
-    const batches: Batch[] = [0, 1, 2, 3].map((i) => {
-      manualSeed(100 + i);
-      return {
-        hr: keep(randn([2, 3, 64, 64]).tanh().to('cuda')),
-        lr: keep(randn([2, 3, 16, 16]).tanh().to('cuda')),
+test(
+  'CUDA: a semi-cycle run resumed from a checkpoint gives the uninterrupted losses',
+  { skip: SKIP },
+  async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'facesr-cuda-'));
+    try {
+      const make = () => {
+        manualSeed(0);
+        const nets = buildNetworks(TINY);
+        const fan = new FAN(TINY.FAN);
+        for (const n of NETWORK_NAMES) nets[n].to({ device: 'cuda' });
+        fan.to({ device: 'cuda' });
+        const trainer = new SemiCycleTrainer(nets, { mode: 'full', fan, weights: { lambdaHm: 10 } });
+        return { nets, fan, trainer };
       };
-    });
-    const state = (t: ReturnType<typeof make>, step: number) => ({
-      step,
-      modules: { ...t.nets },
-      optimizers: t.trainer.optimizers as Record<string, Adam>,
-    });
-    const a = make();
-    manualSeed(5);
-    a.trainer.step(batches[0]!);
-    a.trainer.step(batches[1]!);
-    const ckpt = path.join(dir, 'c.safetensors');
-    await saveCheckpoint(ckpt, state(a, 2));
-    const straight: Losses[] = [a.trainer.step(batches[2]!), a.trainer.step(batches[3]!)];
+      const batches: Batch[] = [0, 1, 2, 3].map((i) => {
+        manualSeed(100 + i);
+        return {
+          hr: keep(randn([2, 3, 64, 64]).tanh().to('cuda')),
+          lr: keep(randn([2, 3, 16, 16]).tanh().to('cuda')),
+        };
+      });
+      const state = (t: ReturnType<typeof make>, step: number) => ({
+        step,
+        modules: { ...t.nets },
+        optimizers: t.trainer.optimizers as Record<string, Adam>,
+      });
+      const a = make();
+      manualSeed(5);
+      a.trainer.step(batches[0]!);
+      a.trainer.step(batches[1]!);
+      const ckpt = path.join(dir, 'c.safetensors');
+      await saveCheckpoint(ckpt, state(a, 2));
+      const straight: Losses[] = [a.trainer.step(batches[2]!), a.trainer.step(batches[3]!)];
 
-    const b = make();
-    manualSeed(999); // a different generator state: the checkpoint must restore the GPU's
-    await loadCheckpoint(ckpt, state(b, 0));
-    const resumed: Losses[] = [b.trainer.step(batches[2]!), b.trainer.step(batches[3]!)];
-    for (let i = 0; i < 2; i++) {
-      for (const [k, v] of Object.entries(straight[i]!)) {
-        const r = resumed[i]![k]!;
-        assert.ok(Math.abs(r - v) <= 1e-4 * Math.max(1, Math.abs(v)), `step ${i + 3} ${k}: ${r} resumed vs ${v}`);
+      const b = make();
+      manualSeed(999); // a different generator state: the checkpoint must restore the GPU's
+      await loadCheckpoint(ckpt, state(b, 0));
+      const resumed: Losses[] = [b.trainer.step(batches[2]!), b.trainer.step(batches[3]!)];
+      for (let i = 0; i < 2; i++) {
+        for (const [k, v] of Object.entries(straight[i]!)) {
+          const r = resumed[i]![k]!;
+          assert.ok(
+            Math.abs(r - v) <= 1e-4 * Math.max(1, Math.abs(v)),
+            `step ${i + 3} ${k}: ${r} resumed vs ${v}`,
+          );
+        }
       }
+      for (const bt of batches) {
+        bt.hr.dispose();
+        bt.lr.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    for (const bt of batches) {
-      bt.hr.dispose();
-      bt.lr.dispose();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

@@ -127,7 +127,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     // by 'facesr train-fan' carries its own architecture; one without it must be the preset's.
     let fanConfig = nets.FAN;
     try {
-      const meta = JSON.parse(metadata.facesr ?? 'null') as { model?: string; config?: typeof nets.FAN } | null;
+      const meta = JSON.parse(metadata.facesr ?? 'null') as {
+        model?: string;
+        config?: typeof nets.FAN;
+      } | null;
       if (meta?.model === 'fan' && meta.config) fanConfig = meta.config;
     } catch {
       // no readable metadata: the preset's FAN
