@@ -13,16 +13,18 @@ import { fileURLToPath } from 'node:url';
 import { engineInfo, getNumThreads, liveTensors, setNumThreads } from '../src/tensor/index.js';
 import { loadModel } from '../src/models/index.js';
 import { createDetector } from '../src/infer/detectors.js';
-import { createServer } from '../src/server/index.js';
+import { createServer, inProcessRunner, startWorkerRunner } from '../src/server/index.js';
 import { cores, cpuModel, repoRoot, round } from './lib/common.js';
 
 const USAGE =
-  'options: --connections N (6), --duration S (20), --warmup N (10 sequential requests), --concurrency N (1), --queue N (4), --threads N (2), --photo FILE (examples/party-small.jpg), --detector-weights FILE';
+  'options: --connections N (6), --duration S (20), --warmup N (10 sequential requests), --warmup-s S (10 s of the same load before the first reading), --concurrency N (1), --queue N (4), --threads N (2), --runner worker|thread (worker, as facesr serve), --photo FILE (examples/party-small.jpg), --detector-weights FILE';
 
 interface Options {
   connections: number;
   duration: number;
   warmup: number;
+  warmupS: number;
+  runner: 'worker' | 'thread';
   concurrency: number;
   queue: number;
   threads: number;
@@ -36,6 +38,8 @@ function parseArgs(argv: string[]): Options {
     connections: 6,
     duration: 20,
     warmup: 10,
+    warmupS: 10,
+    runner: 'worker',
     concurrency: 1,
     queue: 4,
     threads: 2,
@@ -47,6 +51,7 @@ function parseArgs(argv: string[]): Options {
     '--connections': 'connections',
     '--duration': 'duration',
     '--warmup': 'warmup',
+    '--warmup-s': 'warmupS',
     '--concurrency': 'concurrency',
     '--queue': 'queue',
     '--threads': 'threads',
@@ -57,12 +62,19 @@ function parseArgs(argv: string[]): Options {
     if (ints[flag]) {
       const v = val();
       const n = Number(v);
-      const min = flag === '--queue' || flag === '--warmup' ? 0 : 1;
+      const min = flag === '--queue' || flag === '--warmup' || flag === '--warmup-s' ? 0 : 1;
       if (!Number.isInteger(n) || n < min) {
         console.error(`serve: expected integer >= ${min} for ${flag} but received '${v}' (${USAGE})`);
         process.exit(2);
       }
       (o[ints[flag]] as number) = n;
+    } else if (flag === '--runner') {
+      const v = val();
+      if (v !== 'worker' && v !== 'thread') {
+        console.error(`serve: expected worker or thread for --runner but received '${v}' (${USAGE})`);
+        process.exit(2);
+      }
+      o.runner = v;
     } else if (flag === '--photo') o.photo = val();
     else if (flag === '--detector-weights') o.weights = val();
     else {
@@ -86,25 +98,51 @@ interface CannonResult {
   statusCodeStats?: Record<string, { count: number | string }>;
 }
 
-/** Runs autocannon in a child process (bench/lib/serve_load.ts) against url; resolves with its result. */
-function autocannon(url: string, photo: string, connections: number, seconds: number): Promise<CannonResult> {
-  const script = fileURLToPath(new URL('./lib/serve_load.js', import.meta.url));
-  const args = [script, JSON.stringify({ url, photo, connections, duration: seconds })];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`the load process exited with ${code}: ${err}`));
-      try {
-        resolve(JSON.parse(out) as CannonResult);
-      } catch {
-        reject(new Error(`the load process printed no JSON: ${out.slice(0, 300)} ${err.slice(0, 300)}`));
-      }
-    }),
+/** The load process (bench/lib/serve_load.ts), started before the server loads anything. */
+class LoadProcess {
+  readonly #child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./lib/serve_load.js', import.meta.url))],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
   );
+  #out = '';
+  #err = '';
+  #waiting: { resolve: (r: CannonResult) => void; reject: (e: Error) => void } | null = null;
+  constructor() {
+    this.#child.stderr.on('data', (d: Buffer) => (this.#err += d.toString()));
+    this.#child.stdout.on('data', (d: Buffer) => {
+      this.#out += d.toString();
+      const nl = this.#out.indexOf('\n');
+      if (nl < 0 || !this.#waiting) return;
+      const line = this.#out.slice(0, nl);
+      this.#out = this.#out.slice(nl + 1);
+      const w = this.#waiting;
+      this.#waiting = null;
+      try {
+        w.resolve(JSON.parse(line) as CannonResult);
+      } catch {
+        w.reject(
+          new Error(`the load process printed no JSON: ${line.slice(0, 300)} ${this.#err.slice(0, 300)}`),
+        );
+      }
+    });
+    this.#child.on('exit', (code) => {
+      this.#waiting?.reject(new Error(`the load process exited with ${code}: ${this.#err}`));
+      this.#waiting = null;
+    });
+  }
+  /** Runs autocannon against url for `seconds`; resolves with its result. */
+  run(url: string, photo: string, connections: number, seconds: number): Promise<CannonResult> {
+    return new Promise((resolve, reject) => {
+      this.#waiting = { resolve, reject };
+      this.#child.stdin.write(`${JSON.stringify({ url, photo, connections, duration: seconds })}\n`);
+    });
+  }
+  close(): void {
+    this.#child.stdin.end();
+  }
 }
 
 function percentiles(xs: number[]): { p50: number | null; p99: number | null } {
@@ -113,6 +151,33 @@ function percentiles(xs: number[]): { p50: number | null; p99: number | null } {
   const at = (p: number) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]!;
   return { p50: at(0.5), p99: at(0.99) };
 }
+
+/** Resident memory of this process by kind of mapping (MB), from /proc/self/smaps (Linux). */
+function residentByKind(): Record<string, number> {
+  const out: Record<string, number> = { heap: 0, anon: 0, files: 0, other: 0 };
+  let kind = 'other';
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1]!.trim();
+      kind = name === '[heap]' ? 'heap' : name === '' ? 'anon' : name.startsWith('/') ? 'files' : 'other';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind]! += Number(rss[1]) / 1024;
+  }
+  return out;
+}
+const fmtKinds = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.keys(a)
+    .map((k) => `${k} ${a[k]!.toFixed(1)} -> ${b[k]!.toFixed(1)}`)
+    .join(', ');
 
 const statusCount = (r: CannonResult, s: string) => Number(r.statusCodeStats?.[s]?.count ?? 0);
 const mb = (b: number) => b / (1024 * 1024);
@@ -124,14 +189,24 @@ export async function main(argv: string[]): Promise<void> {
   console.log(
     `machine: ${cpuModel()}, ${cores()} cores; libtorch ${info.torchVersion}; device cpu; threads ${getNumThreads()}; node ${process.version}`,
   );
-  const model = await loadModel();
+  const load = new LoadProcess(); // forked before any BLAS thread exists (see serve_load.ts)
   const weights = existsSync(o.weights) ? o.weights : undefined;
-  const detector = createDetector(weights ? 'retinaface' : 'ssd', weights ? { weights } : {});
   if (!weights) console.log(`detector: no RetinaFace weights at ${o.weights}: the SSD detector`);
+  // As facesr serve: the model and detector in a worker thread; or (--runner thread) on this one.
+  const model = o.runner === 'thread' ? await loadModel() : null;
+  const detector =
+    o.runner === 'thread' ? createDetector(weights ? 'retinaface' : 'ssd', weights ? { weights } : {}) : null;
+  const runner =
+    model && detector
+      ? inProcessRunner(model, detector)
+      : await startWorkerRunner({
+          detector: weights ? 'retinaface' : 'ssd',
+          ...(weights ? { detectorWeights: weights } : {}),
+          threads: o.threads,
+        });
   const okMs: number[] = []; // server-side time of each 200, arrival to answer
   const app = await createServer({
-    model,
-    detector,
+    runner,
     concurrency: o.concurrency,
     maxQueued: o.queue,
     onEnhance: (e) => e.status === 200 && okMs.push(e.ms),
@@ -140,10 +215,10 @@ export async function main(argv: string[]): Promise<void> {
   const addr = app.server.address();
   const url = `http://127.0.0.1:${addr && typeof addr === 'object' ? addr.port : 0}/v1/enhance`;
   console.log(
-    `server: model ${model.name}, detector ${detector.name}, concurrency ${o.concurrency}, queue ${o.queue}; photo ${path.relative(process.cwd(), o.photo)}`,
+    `server: model ${runner.loaded.name}, detector ${runner.detectorName} (${o.runner === 'worker' ? 'in a worker thread' : 'on the main thread'}), concurrency ${o.concurrency}, queue ${o.queue}; photo ${path.relative(process.cwd(), o.photo)}`,
   );
   console.log(
-    `load: autocannon (a second process), ${o.connections} connections, ${o.duration} s after ${o.warmup} warm-up requests`,
+    `load: autocannon (a second process), ${o.connections} connections, ${o.duration} s after ${o.warmup} sequential warm-up requests and ${o.warmupS} s of the same load`,
   );
   try {
     // Warm-up: sequential requests in this process, so the first runs' one-off costs (allocator
@@ -164,11 +239,26 @@ export async function main(argv: string[]): Promise<void> {
       console.log(
         `warm-up: ${o.warmup} sequential requests, ${((performance.now() - tw) / o.warmup).toFixed(0)} ms each`,
       );
+    // Then the same load for warmupS seconds: the allocator's arenas and the sockets' buffers reach
+    // their working size under load, which sequential requests never show. Reported, not hidden.
+    const gc0 = (globalThis as { gc?: () => void }).gc;
+    gc0?.();
+    const rssCold = process.memoryUsage.rss();
+    if (o.warmupS > 0) {
+      const w = await load.run(url, o.photo, o.connections, o.warmupS);
+      await drain(app);
+      gc0?.();
+      console.log(
+        `loaded warm-up: ${w.requests.total} requests in ${o.warmupS} s; rss ${mb(rssCold).toFixed(1)} -> ${mb(process.memoryUsage.rss()).toFixed(1)} MB`,
+      );
+    }
     okMs.length = 0;
     // With node --expose-gc, readings follow a full collection (JS garbage is not growth).
     const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const live0 = liveTensors();
+    const kinds0 = residentByKind();
+    const jobs0 = await runner.memory();
     const mem0 = process.memoryUsage();
     const rss0 = mem0.rss;
     let peak = rss0;
@@ -178,25 +268,23 @@ export async function main(argv: string[]): Promise<void> {
       peak = Math.max(peak, v);
       samples.push(v);
     }, 250);
-    const r = await autocannon(url, o.photo, o.connections, o.duration);
+    const r = await load.run(url, o.photo, o.connections, o.duration);
     clearInterval(sampler);
     // Let answers in flight finish before the last reading.
-    for (let i = 0; i < 100 && app.server.listening; i++) {
-      const q = (await app.inject({ method: 'GET', url: '/healthz' })).json() as {
-        queue: { admitted: number };
-      };
-      if (q.queue.admitted === 0) break;
-      await new Promise((res) => setTimeout(res, 100));
-    }
+    await drain(app);
     gc?.();
     const mem1 = process.memoryUsage();
     const rss1 = mem1.rss;
+    const kinds1 = residentByKind();
+    const jobs1 = await runner.memory();
     const live1 = liveTensors();
     const ok = statusCount(r, '200');
     const rejected = statusCount(r, '429');
     const other = r.non2xx - rejected;
     const errors = r.errors + other; // r.errors counts timeouts too
     const growth = mb(rss1 - rss0);
+    const mid = samples[Math.floor(samples.length / 2)] ?? rss0;
+    const secondHalf = mb(rss1 - mid);
     console.log(
       `run: ${r.requests.total} requests in ${o.duration} s: ${ok} ok (${(ok / o.duration).toFixed(2)} photos/s), ${rejected} deliberate 429, ${other} other non-2xx, ${r.errors} connection errors (${r.timeouts} timeouts)`,
     );
@@ -213,6 +301,12 @@ export async function main(argv: string[]): Promise<void> {
     );
     console.log(
       `server time of the ${okMs.length} ok answers (arrival to answer, queue included): p50 ${okStats.p50} ms, p99 ${okStats.p99} ms`,
+    );
+    console.log(
+      `resident MB by mapping (smaps; heap = the main malloc arena, anon = thread arenas, V8 and mmaps): ${fmtKinds(kinds0, kinds1)}; V8 heap total ${mb(mem0.heapTotal).toFixed(1)} -> ${mb(mem1.heapTotal).toFixed(1)}`,
+    );
+    console.log(
+      `the ${jobs0.thread} thread that runs the jobs: V8 heap used ${jobs0.heapUsedMb} -> ${jobs1.heapUsedMb} MB, reserved ${jobs0.heapTotalMb} -> ${jobs1.heapTotalMb} MB`,
     );
     const q = (f: number) =>
       mb(samples[Math.min(samples.length - 1, Math.floor(f * samples.length))] ?? rss1).toFixed(1);
@@ -233,6 +327,8 @@ export async function main(argv: string[]): Promise<void> {
         p50_ms: r.latency.p50,
         p99_ms: r.latency.p99,
         rss_growth_mb: round(growth, 1),
+        rss_second_half_growth_mb: round(secondHalf, 1),
+        runner: o.runner,
         ok,
         rejected_429: rejected,
         ok_per_s: round(ok / o.duration, 2),
@@ -242,13 +338,26 @@ export async function main(argv: string[]): Promise<void> {
         duration_s: o.duration,
         concurrency: o.concurrency,
         queue: o.queue,
-        detector: detector.name,
+        detector: runner.detectorName,
         live_tensor_growth: live1 - live0,
       }),
     );
   } finally {
+    load.close();
     await app.close();
-    detector.dispose?.();
-    model.net.dispose();
+    await runner.close();
+    detector?.dispose?.();
+    model?.net.dispose();
+  }
+}
+
+/** Waits until the server has answered every admitted request and finished every job (at most 10 s). */
+async function drain(app: Awaited<ReturnType<typeof createServer>>): Promise<void> {
+  for (let i = 0; i < 100 && app.server.listening; i++) {
+    const q = (await app.inject({ method: 'GET', url: '/healthz' })).json() as {
+      queue: { admitted: number; running: number };
+    };
+    if (q.queue.admitted === 0 && q.queue.running === 0) break;
+    await new Promise((res) => setTimeout(res, 100));
   }
 }

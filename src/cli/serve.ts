@@ -88,11 +88,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const device = deviceOption(values.device);
   const threads = values.threads === undefined ? undefined : intOption(values.threads, '--threads', 1);
 
-  const { setNumThreads } = await import('../tensor/index.js');
-  const { createDetector } = await import('../infer/detectors.js');
-  const { loadModel } = await import('../models/modelfile.js');
-  const { createServer } = await import('../server/index.js');
-  if (threads !== undefined) setNumThreads(threads);
+  const { createServer, startWorkerRunner } = await import('../server/index.js');
 
   const weights = values['detector-weights'] ?? process.env.FACESR_RETINAFACE;
   const detectorName = values.detector ?? (weights ? 'retinaface' : 'ssd');
@@ -100,12 +96,19 @@ export async function serveCommand(args: string[]): Promise<number> {
     console.error(
       'facesr: no RetinaFace weights (--detector-weights or FACESR_RETINAFACE): using the SSD detector, which misses more small faces',
     );
-  const detector = createDetector(detectorName, { weights, scoreThreshold: score });
-  const model = await loadModel(values.model, { device });
+  // The model and detector live in a worker thread: this thread only speaks HTTP, so health
+  // checks, 429s and uploads are answered while a photo is processed.
+  const runner = await startWorkerRunner({
+    ...(values.model !== undefined ? { model: values.model } : {}),
+    device,
+    detector: detectorName,
+    ...(weights ? { detectorWeights: weights } : {}),
+    scoreThreshold: score,
+    ...(threads !== undefined ? { threads } : {}),
+  });
   const quiet = values.quiet ?? false;
   const app = await createServer({
-    model,
-    detector,
+    runner,
     concurrency,
     maxQueued,
     maxBytes,
@@ -120,8 +123,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   try {
     await app.listen({ port, host });
   } catch (err) {
-    detector.dispose?.();
-    model.net.dispose();
+    await runner.close();
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE')
       throw new ArgumentError(`serve: port ${port} on ${host} is in use; give another --port`);
@@ -133,7 +135,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const actual = addr && typeof addr === 'object' ? addr.port : port;
   const shown = host.includes(':') ? `[${host}]` : host;
   console.log(
-    `facesr serve: listening on http://${shown}:${actual}/ (model ${model.name ?? model.file}, detector ${detector.name}); Ctrl-C to stop`,
+    `facesr serve: listening on http://${shown}:${actual}/ (model ${runner.loaded.name ?? runner.loaded.file}, detector ${runner.detectorName}); Ctrl-C to stop`,
   );
   if (!/^(127\.|localhost$|::1$)/.test(host))
     console.error(`facesr serve: listening on ${host}, beyond this machine: there is no authentication`);
@@ -147,7 +149,6 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   await app.close();
-  detector.dispose?.();
-  model.net.dispose();
+  await runner.close();
   return 0;
 }

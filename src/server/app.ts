@@ -8,7 +8,8 @@ import type { Detector } from '../data/faces.js';
 import type { RestorationModel } from '../infer/enhance.js';
 import { DEFAULT_MODEL, readManifest } from '../models/modelfile.js';
 import { HttpError, errorBody } from './errors.js';
-import { MIME, checkPhoto, runJob } from './job.js';
+import { MIME, checkPhoto } from './job.js';
+import { type JobRunner, inProcessRunner } from './runner.js';
 import { openApiDocument } from './openapi.js';
 import { parseRequestOptions } from './options.js';
 import { SlotAbortedError, WorkQueue } from './queue.js';
@@ -18,10 +19,13 @@ import { SERVE_DEFAULTS } from './defaults.js';
 export { SERVE_DEFAULTS };
 
 export interface ServeOptions {
-  /** The restoration model (loadModel). */
-  model: RestorationModel;
-  /** Finds the faces; shared by all requests. */
-  detector: Detector;
+  /** The restoration model (loadModel), used on this thread; or give `runner`. */
+  model?: RestorationModel;
+  /** Finds the faces; shared by all requests (with `model`). */
+  detector?: Detector;
+  /** Where jobs run instead of this thread with model and detector: e.g. startWorkerRunner's
+   * worker thread, which keeps the event loop free while a photo is processed. */
+  runner?: JobRunner;
   /** Requests processed at once (default 1: the pipeline uses every core already). */
   concurrency?: number;
   /** Requests admitted beyond those running (uploading or waiting; default 8); more get 429. */
@@ -71,6 +75,10 @@ export async function createServer(opts: ServeOptions): Promise<FastifyInstance>
   positiveInt(o.maxBytes, 'maxBytes');
   positiveInt(o.pixelLimit, 'pixelLimit');
   positiveInt(o.timeoutMs, 'timeoutMs');
+  let runner: JobRunner;
+  if (o.runner) runner = o.runner;
+  else if (o.model && o.detector) runner = inProcessRunner(o.model, o.detector);
+  else throw new ArgumentError('createServer needs a runner, or a model and a detector');
   const queue = new WorkQueue(o.concurrency, o.maxQueued);
   const pending = new WeakMap<FastifyRequest, Pending>();
   const started = Date.now();
@@ -126,28 +134,19 @@ export async function createServer(opts: ServeOptions): Promise<FastifyInstance>
     status: 'ok',
     uptimeS: Math.round((Date.now() - started) / 100) / 10,
     queue: queue.stats(),
+    memory: { rssMb: Math.round(process.memoryUsage.rss() / 104857.6) / 10, jobs: await runner.memory() },
   }));
   app.get('/openapi.json', async () => openapi);
   app.get('/v1/models', async () => {
-    const m = o.model;
-    const loaded =
-      'info' in m
-        ? {
-            name: m.name ?? null,
-            file: m.file,
-            scale: m.info.scale,
-            inputSize: m.info.inputSize,
-            outputSize: m.info.outputSize,
-          }
-        : { name: null, file: '(in memory)', scale: 4, inputSize: 16, outputSize: 64 };
+    const loaded = runner.loaded;
     const shipped = Object.entries(readManifest()).map(([name, e]) => ({
       name,
       file: e.file,
       description: e.description ?? '',
       default: name === DEFAULT_MODEL,
-      loaded: 'info' in m && m.name === name,
+      loaded: loaded.name === name,
     }));
-    return { loaded, detector: o.detector.name, shipped };
+    return { loaded, detector: runner.detectorName, shipped };
   });
 
   app.post(
@@ -200,7 +199,7 @@ export async function createServer(opts: ServeOptions): Promise<FastifyInstance>
         throw err instanceof SlotAbortedError ? timeoutError(o.timeoutMs) : err;
       }
       const queueMs = Math.round(performance.now() - t0);
-      const job = runJob(bytes, ro, { model: o.model, detector: o.detector, pixelLimit: o.pixelLimit, name });
+      const job = runner.run(bytes, ro, name, o.pixelLimit);
       // The slot stays taken until the work really ends, even when the answer went out before.
       job.then(free, free);
       const r = await raceAbort(job, p.signal, o.timeoutMs);

@@ -4,3 +4,10 @@ export { HttpError } from './errors.js';
 export { OPTION_NAMES, OPTION_SPECS, parseRequestOptions, type RequestOptions } from './options.js';
 export { openApiDocument } from './openapi.js';
 export { WorkQueue, type QueueStats } from './queue.js';
+export {
+  startWorkerRunner,
+  inProcessRunner,
+  type JobRunner,
+  type WorkerSpec,
+  type LoadedModelInfo,
+} from './runner.js';

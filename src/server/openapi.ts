@@ -239,6 +239,22 @@ export function openApiDocument(version: string, limits: { maxBytes: number; pix
                 rejected: { type: 'integer' },
               },
             },
+            memory: {
+              type: 'object',
+              properties: {
+                rssMb: { type: 'number', description: "the server process's resident memory" },
+                jobs: {
+                  type: 'object',
+                  description: 'the thread that runs the jobs (a worker thread under facesr serve)',
+                  properties: {
+                    thread: { type: 'string', enum: ['main', 'worker'] },
+                    heapUsedMb: { type: 'number' },
+                    heapTotalMb: { type: 'number' },
+                    liveTensors: { type: 'integer' },
+                  },
+                },
+              },
+            },
           },
         },
       },
