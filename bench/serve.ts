@@ -10,14 +10,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineInfo, getNumThreads, liveTensors, setNumThreads } from '../src/tensor/index.js';
+import { engineInfo, getNumThreads, liveTensors, setMallocArenaMax, setNumThreads } from '../src/tensor/index.js';
 import { loadModel } from '../src/models/index.js';
 import { createDetector } from '../src/infer/detectors.js';
 import { createServer, inProcessRunner, startWorkerRunner } from '../src/server/index.js';
 import { cores, cpuModel, repoRoot, round } from './lib/common.js';
 
 const USAGE =
-  'options: --connections N (6), --duration S (20), --warmup N (10 sequential requests), --warmup-s S (10 s of the same load before the first reading), --concurrency N (1), --queue N (4), --threads N (2), --runner worker|thread (worker, as facesr serve), --photo FILE (examples/party-small.jpg), --detector-weights FILE';
+  'options: --connections N (6), --duration S (60), --warmup N (10 sequential requests), --warmup-s S (60 s of the same load before the first reading), --concurrency N (1), --queue N (4), --threads N (2), --runner worker|thread (worker, as facesr serve), --photo FILE (examples/party-small.jpg), --detector-weights FILE';
 
 interface Options {
   connections: number;
@@ -36,9 +36,9 @@ function parseArgs(argv: string[]): Options {
   const root = repoRoot();
   const o: Options = {
     connections: 6,
-    duration: 20,
+    duration: 60,
     warmup: 10,
-    warmupS: 10,
+    warmupS: 60,
     runner: 'worker',
     concurrency: 1,
     queue: 4,
@@ -190,6 +190,10 @@ export async function main(argv: string[]): Promise<void> {
     `machine: ${cpuModel()}, ${cores()} cores; libtorch ${info.torchVersion}; device cpu; threads ${getNumThreads()}; node ${process.version}`,
   );
   const load = new LoadProcess(); // forked before any BLAS thread exists (see serve_load.ts)
+  const arenas = setMallocArenaMax(2); // as facesr serve does
+  console.log(
+    `malloc arenas: ${arenas ? 'at most 2 (as facesr serve)' : `unchanged (MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '-'}, or not glibc)`}`,
+  );
   const weights = existsSync(o.weights) ? o.weights : undefined;
   if (!weights) console.log(`detector: no RetinaFace weights at ${o.weights}: the SSD detector`);
   // As facesr serve: the model and detector in a worker thread; or (--runner thread) on this one.

@@ -22,8 +22,22 @@ static void TuneAllocator() {
 #endif
 }
 
+// setMallocArenaMax(n): caps glibc's malloc arenas (mallopt M_ARENA_MAX) for arenas made from now
+// on; returns false where that is not available (not glibc) or MALLOC_ARENA_MAX is set (it wins).
+// A long-running server's threads otherwise drift onto new arenas, each growing to its working size.
+static Napi::Value SetMallocArenaMax(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  if (std::getenv("MALLOC_ARENA_MAX") || std::getenv("GLIBC_TUNABLES")) return Napi::Boolean::New(info.Env(), false);
+  int n = info[0].As<Napi::Number>().Int32Value();
+  return Napi::Boolean::New(info.Env(), mallopt(M_ARENA_MAX, n) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TuneAllocator();
+  exports.Set("setMallocArenaMax", Napi::Function::New(env, SetMallocArenaMax, "setMallocArenaMax"));
   facesr::RegisterTensor(env, exports);
   facesr::RegisterBasic(env, exports);
   facesr::RegisterShape(env, exports);

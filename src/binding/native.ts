@@ -43,6 +43,7 @@ export interface Native {
   getRngState(device?: string): H;
   setRngState(state: H, device?: string): void;
   cudaSynchronize(): void;
+  setMallocArenaMax(n: number): boolean;
   // metadata
   shape(t: H): number[];
   strides(t: H): number[];

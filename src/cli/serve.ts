@@ -89,6 +89,10 @@ export async function serveCommand(args: string[]): Promise<number> {
   const threads = values.threads === undefined ? undefined : intOption(values.threads, '--threads', 1);
 
   const { createServer, startWorkerRunner } = await import('../server/index.js');
+  // Before the worker and libvips threads exist: a server's threads otherwise drift onto new malloc
+  // arenas over hours, each growing its own working set (docs/serve.md, Bench).
+  const { setMallocArenaMax } = await import('../tensor/index.js');
+  setMallocArenaMax(2);
 
   const weights = values['detector-weights'] ?? process.env.FACESR_RETINAFACE;
   const detectorName = values.detector ?? (weights ? 'retinaface' : 'ssd');
