@@ -10,7 +10,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineInfo, getNumThreads, liveTensors, setMallocArenaMax, setNumThreads } from '../src/tensor/index.js';
+import {
+  engineInfo,
+  getNumThreads,
+  liveTensors,
+  setMallocArenaMax,
+  setNumThreads,
+} from '../src/tensor/index.js';
 import { loadModel } from '../src/models/index.js';
 import { createDetector } from '../src/infer/detectors.js';
 import { createServer, inProcessRunner, startWorkerRunner } from '../src/server/index.js';
