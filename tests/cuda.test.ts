@@ -28,6 +28,7 @@ import {
   type Losses,
 } from '../src/train/scgan.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
+import { fanLoss } from '../src/train/fan.js';
 
 const info = engineInfo();
 const SKIP = cudaAvailable()
@@ -225,3 +226,23 @@ test(
     }
   },
 );
+
+test('CUDA: the FAN training loss equals the CPU one', { skip: SKIP }, () => {
+  const values: number[] = [];
+  manualSeed(4);
+  const lm = Float32Array.from({ length: 2 * 4 * 2 }, (_, i) => 8 + ((i * 7) % 48));
+  for (const dev of ['cpu', 'cuda'] as const) {
+    manualSeed(9);
+    const fan = new FAN(TINY.FAN);
+    if (dev === 'cuda') fan.to({ device: 'cuda' });
+    const x = input([2, 3, 64, 64], 12, dev);
+    const loss = fanLoss(fan, x, lm);
+    values.push(loss.item() as number);
+    loss.dispose();
+    x.dispose();
+  }
+  assert.ok(
+    Math.abs(values[0]! - values[1]!) <= REL_TOL * Math.abs(values[0]!),
+    `FAN loss ${values[1]} on CUDA vs ${values[0]} on the CPU`,
+  );
+});

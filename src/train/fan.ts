@@ -239,6 +239,16 @@ function concat(parts: Float32Array[]): Float32Array {
  * bicubic, or the realistic degradation, drawn per sample from (seed, step).
  */
 async function degradeSome(x: Tensor, fraction: number, seed: number, step: number): Promise<Tensor> {
+  // Data preparation runs on the CPU (the realistic degradation's JPEG step is sharp's); a batch on
+  // a GPU goes there and comes back.
+  if (x.device !== 'cpu') {
+    const cpu = x.detach().to('cpu');
+    const done = await degradeSome(cpu, fraction, seed, step);
+    cpu.dispose();
+    const back = done.to(x.device);
+    done.dispose();
+    return back;
+  }
   const n = x.shape[0]!;
   const s = x.shape[2]!;
   const rng = new Rng([seed, step, 0xfa4]);
@@ -274,7 +284,14 @@ async function degradeSome(x: Tensor, fraction: number, seed: number, step: numb
 export function fanLoss(fan: FAN, x: Tensor, landmarks: Float32Array, sigma = 2): Tensor {
   return tidy(() => {
     const n = x.shape[0]!;
-    const target = landmarkHeatmaps(landmarks, n, fan.config.landmarks, fan.heatmapSize, fan.stride, sigma);
+    const target = landmarkHeatmaps(
+      landmarks,
+      n,
+      fan.config.landmarks,
+      fan.heatmapSize,
+      fan.stride,
+      sigma,
+    ).to(x.device);
     const outs = fan.forward(x);
     let loss = F.mseLoss(outs[0]!, target);
     for (let i = 1; i < outs.length; i++) loss = loss.add(F.mseLoss(outs[i]!, target));
