@@ -60,15 +60,19 @@ test('parsePairs: folds, same/different lines, file names; errors name file and 
   assert.deepEqual(r.pairs[1], { a: 'B/B_0001.jpg', b: 'C/C_0012.jpg', same: false, fold: 0 });
   assert.equal(r.pairs[3]!.fold, 1);
   assert.equal(r.pairs[3]!.same, false);
-  assert.throws(() => parsePairs('2 1\nA 1 2\n', 'p.txt'), /p\.txt:2: expected 4 pairs/);
-  assert.throws(() => parsePairs('x\n', 'p.txt'), /p\.txt:1: expected "<folds> <pairs per class>"/);
+  // The data layer's parser (LfwPairs) names the file and the line.
+  assert.throws(
+    () => parsePairs('2 1\nA 1 2\n', 'p.txt'),
+    /p\.txt: 2 lines, expected 5 \(1 \+ 2 folds x 2 pairs\)/,
+  );
+  assert.throws(() => parsePairs('x\n', 'p.txt'), /p\.txt: line 1/);
   assert.throws(
     () => parsePairs('2 1\nA 1\nB 1 C 1\nD 3 4\nE 1 F 1\n', 'p.txt'),
-    /p\.txt:2: expected "name n1 n2"/,
+    /p\.txt: line 2: expected a same-person pair 'name i j'/,
   );
   assert.throws(
     () => parsePairs('2 1\nA 1 x\nB 1 C 1\nD 3 4\nE 1 F 1\n', 'p.txt'),
-    /p\.txt:2: bad image number 'x'/,
+    /p\.txt: line 2: image number 'x' is not a positive integer/,
   );
   const sub = subsetPairs(
     parsePairs('2 2\nA 1 2\nA 1 3\nB 1 C 1\nB 1 C 2\nD 1 2\nD 1 3\nE 1 F 1\nE 1 F 2\n').pairs,

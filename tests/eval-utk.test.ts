@@ -44,9 +44,9 @@ test('parseUtkName and ageBucket', () => {
   ]);
   assert.throws(
     () => parseUtkName('/d/39_1_20170116174525125.jpg'),
-    /\/d\/39_1_20170116174525125\.jpg: not a UTKFace file name/,
+    /\/d\/39_1_20170116174525125\.jpg: not a UTKFace name '<age>_<gender>_<race>_<date>\.<ext>'/,
   );
-  assert.throws(() => parseUtkName('a_0_0_1.jpg'), /not a UTKFace file name/);
+  assert.throws(() => parseUtkName('a_0_0_1.jpg'), /a_0_0_1\.jpg: not a UTKFace name/);
   assert.throws(() => listUtk('/no/such/folder'), /--utk: \/no\/such\/folder is not a folder/);
 });
 

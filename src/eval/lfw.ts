@@ -21,10 +21,11 @@
 //   scores and one below / above all; ties go to the lowest), applied to the held-out fold; mean and
 //   sample sd (ddof 1) of the 10 fold accuracies, and the standard error sd / sqrt(10) as the LFW
 //   protocol reports it. Checked against dev/make_lfw_fixtures.py (numpy, tests/eval-lfw).
+import { LfwPairs } from '../data/datasets.js';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ArgumentError, FacesrError } from '../core/errors.js';
+import { ArgumentError } from '../core/errors.js';
 import {
   cropFrame,
   makeDegradation,
@@ -159,68 +160,17 @@ export interface LfwPair {
   fold: number;
 }
 
-/** `<Name>/<Name>_NNNN.jpg` */
-export function lfwImage(name: string, n: number): string {
-  return `${name}/${name}_${String(n).padStart(4, '0')}.jpg`;
-}
-
-/** Parses pairs.txt (first line: folds and pairs per class per fold). */
+/** Parses pairs.txt with the data layer's parser (`LfwPairs`); image paths relative to images/. */
 export function parsePairs(
   text: string,
   file = 'pairs.txt',
 ): { pairs: LfwPair[]; folds: number; perFold: number } {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const head = (lines[0] ?? '').trim().split(/\s+/).map(Number);
-  const [folds, perFold] = head;
-  if (
-    head.length !== 2 ||
-    !Number.isInteger(folds) ||
-    !Number.isInteger(perFold) ||
-    folds! < 2 ||
-    perFold! < 1
-  )
-    throw new FormatLine(file, 1, `expected "<folds> <pairs per class>", received '${lines[0] ?? ''}'`);
-  if (lines.length !== 1 + folds! * 2 * perFold!)
-    throw new FormatLine(
-      file,
-      lines.length,
-      `expected ${folds! * 2 * perFold!} pairs (${folds} folds x 2 x ${perFold}), found ${lines.length - 1}`,
-    );
-  const pairs: LfwPair[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    const t = lines[i]!.trim().split(/\s+/);
-    const fold = Math.floor((i - 1) / (2 * perFold!));
-    const same = (i - 1) % (2 * perFold!) < perFold!;
-    const int = (s: string | undefined) => {
-      const v = Number(s);
-      if (!Number.isInteger(v) || v < 1) throw new FormatLine(file, i + 1, `bad image number '${s}'`);
-      return v;
-    };
-    if (same) {
-      if (t.length !== 3)
-        throw new FormatLine(
-          file,
-          i + 1,
-          `expected "name n1 n2" (a same-person pair), received '${lines[i]}'`,
-        );
-      pairs.push({ a: lfwImage(t[0]!, int(t[1])), b: lfwImage(t[0]!, int(t[2])), same, fold });
-    } else {
-      if (t.length !== 4)
-        throw new FormatLine(
-          file,
-          i + 1,
-          `expected "name1 n1 name2 n2" (a different-person pair), received '${lines[i]}'`,
-        );
-      pairs.push({ a: lfwImage(t[0]!, int(t[1])), b: lfwImage(t[2]!, int(t[3])), same, fold });
-    }
-  }
-  return { pairs, folds: folds!, perFold: perFold! };
-}
-
-class FormatLine extends FacesrError {
-  constructor(file: string, line: number, what: string) {
-    super(`${file}:${line}: ${what}`);
-  }
+  const p = LfwPairs.parse(text, '', file);
+  return {
+    pairs: p.pairs.map(({ a, b, same, fold }) => ({ a, b, same, fold })),
+    folds: p.folds,
+    perFold: p.perFold,
+  };
 }
 
 /** Reads `<lfw>/pairs.txt`. */

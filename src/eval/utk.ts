@@ -12,6 +12,7 @@
 //   judged); as in run.ts, restored vs HR at the same resolution.
 // - Summary per group (all, each age bucket, gender, race) and method: mean with the 95% Student-t
 //   interval (stats.ts summarize), and the paired difference to bicubic when bicubic is a method.
+import { utkfaceLabels } from '../data/datasets.js';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -53,16 +54,10 @@ export function ageBucket(age: number): UtkLabel['age_bucket'] {
   return AGE_BUCKETS[Math.floor(age / 10) + 1]!;
 }
 
-/** Labels from a UTKFace file name `<age>_<gender>_<race>_<date>.<ext>`. */
+/** Labels from a UTKFace file name `<age>_<gender>_<race>_<date>.<ext>` (the data layer's parser). */
 export function parseUtkName(file: string): UtkLabel {
-  const base = path.basename(file);
-  const m = /^(\d{1,3})_([01])_([0-4])_\d+/.exec(base);
-  if (!m)
-    throw new ArgumentError(
-      `${file}: not a UTKFace file name (expected <age>_<gender 0|1>_<race 0-4>_<date>.<ext>)`,
-    );
-  const age = Number(m[1]);
-  return { age, age_bucket: ageBucket(age), gender: GENDERS[Number(m[2])]!, race: RACES[Number(m[3])]! };
+  const { age, gender, race } = utkfaceLabels(file);
+  return { age, age_bucket: ageBucket(age), gender, race };
 }
 
 /** The UTKFace image files of a folder, sorted; throws naming the first file whose name has no labels. */
