@@ -70,6 +70,81 @@ export function markdownTable(r: EvalResult): string {
   return lines.join('\n');
 }
 
+/**
+ * An SVG forest plot of the paired differences to bicubic: one panel per metric, one row per method
+ * (mean as a dot, 95% interval as a bar), the zero line, and which side is better. Each panel has
+ * its own symmetric scale (the largest |interval end|). Methods without differences are left out.
+ */
+export function differencePlot(
+  methods: readonly { name: string; vs_bicubic?: Record<string, Summary> }[],
+  metrics: readonly { key: string; label: string; higherBetter: boolean }[],
+): string | null {
+  const rows = methods.filter((m) => m.vs_bicubic);
+  const panels = metrics.filter((k) => rows.some((m) => m.vs_bicubic![k.key]?.n));
+  if (!rows.length || !panels.length) return null;
+  const W = 260; // one panel
+  const rowH = 22;
+  const top = 38;
+  const left = 120;
+  const h = top + rows.length * rowH + 26;
+  const parts: string[] = [];
+  panels.forEach((k, pi) => {
+    const x0 = left + pi * (W + 20);
+    const ends = rows.flatMap((m) => {
+      const d = m.vs_bicubic![k.key];
+      return d ? [Math.abs(d.ci95[0]), Math.abs(d.ci95[1]), Math.abs(d.mean)] : [];
+    });
+    const span = Math.max(...ends.filter(Number.isFinite), 1e-9) * 1.1;
+    const X = (v: number) => x0 + W / 2 + (v / span) * (W / 2);
+    parts.push(
+      `<text x="${x0 + W / 2}" y="14" text-anchor="middle" font-weight="bold">${esc(k.label)}</text>`,
+      `<text x="${x0 + W / 2}" y="28" text-anchor="middle" font-size="10" fill="#555">${k.higherBetter ? 'better to the right' : 'better to the left'}</text>`,
+      `<rect x="${x0}" y="${top - 4}" width="${W}" height="${rows.length * rowH + 4}" fill="none" stroke="#ccc"/>`,
+      `<line x1="${X(0)}" y1="${top - 4}" x2="${X(0)}" y2="${top + rows.length * rowH}" stroke="#888" stroke-dasharray="3,3"/>`,
+      `<text x="${x0}" y="${h - 8}" font-size="10">${(-span).toPrecision(2)}</text>`,
+      `<text x="${x0 + W}" y="${h - 8}" font-size="10" text-anchor="end">${span.toPrecision(2)}</text>`,
+    );
+    rows.forEach((m, ri) => {
+      const d = m.vs_bicubic![k.key];
+      if (!d?.n) return;
+      const y = top + ri * rowH + rowH / 2;
+      const good = k.higherBetter ? d.ci95[0] > 0 : d.ci95[1] < 0;
+      const bad = k.higherBetter ? d.ci95[1] < 0 : d.ci95[0] > 0;
+      const colour = good ? '#1a7f37' : bad ? '#c62828' : '#555';
+      parts.push(
+        `<line class="ci" x1="${X(d.ci95[0]).toFixed(1)}" y1="${y}" x2="${X(d.ci95[1]).toFixed(1)}" y2="${y}" stroke="${colour}" stroke-width="3"/>`,
+        `<circle class="mean" data-method="${esc(m.name)}" data-metric="${esc(k.key)}" data-mean="${d.mean}" cx="${X(d.mean).toFixed(1)}" cy="${y}" r="4" fill="${colour}"/>`,
+      );
+    });
+  });
+  rows.forEach((m, ri) =>
+    parts.push(
+      `<text x="${left - 8}" y="${top + ri * rowH + rowH / 2 + 4}" text-anchor="end">${esc(m.name)}</text>`,
+    ),
+  );
+  const w = left + panels.length * (W + 20);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" font-size="12">`,
+    `<title>Paired difference to bicubic (method - bicubic), mean and 95% interval</title>`,
+    `<rect width="${w}" height="${h}" fill="white"/>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+const HR_PLOT = [
+  { key: 'psnr', label: 'PSNR RGB (dB)', higherBetter: true },
+  { key: 'ssim', label: 'SSIM RGB', higherBetter: true },
+  { key: 'identity_cosine', label: 'identity cosine', higherBetter: true },
+  { key: 'landmark_nme', label: 'landmark NME %', higherBetter: false },
+];
+const LR_PLOT = [
+  { key: 'niqe', label: 'NIQE', higherBetter: false },
+  { key: 'brisque', label: 'BRISQUE', higherBetter: false },
+  { key: 'detection_rate', label: 'detection rate', higherBetter: true },
+];
+
 function nearestUp(img: Image8, f: number): Image8 {
   const w = img.width * f;
   const h = img.height * f;
@@ -132,6 +207,8 @@ export async function writeReport(dir: string, r: EvalResult, title: string): Pr
   mkdirSync(dir, { recursive: true });
   const g = gridImage(r);
   await writeImage(path.join(dir, 'grid.png'), { ...g, data: new Uint8Array(g.data) });
+  const plot = differencePlot(r.methods, HR_PLOT);
+  if (plot) writeFileSync(path.join(dir, 'differences.svg'), plot);
   const p = r.protocol;
   const md = [
     `# ${title}`,
@@ -142,6 +219,7 @@ export async function writeReport(dir: string, r: EvalResult, title: string): Pr
     '',
     markdownTable(r),
     '',
+    ...(plot ? ['![paired differences to bicubic](differences.svg)', ''] : []),
     'Reading the numbers:',
     '',
     '- PSNR and SSIM are higher-is-better; identity cosine higher-is-better, identity distance and landmark NME lower-is-better.',
@@ -179,6 +257,9 @@ export async function writeReport(dir: string, r: EvalResult, title: string): Pr
     `<h1>${esc(title)}</h1>`,
     `<p>${r.methods[0]?.faces ?? 0} faces, degradation <code>${esc(String(p.degradation))}</code> (seed ${esc(String(p.seed))}). Mean [95% interval] over faces (Student-t).</p>`,
     htmlTable(r),
+    ...(plot
+      ? ['<p><img src="differences.svg" alt="paired differences to bicubic" style="width:auto"></p>']
+      : []),
     '<h2>Protocol</h2><ul>',
     ...Object.entries(p).map(([k, v]) => `<li>${esc(k)}: ${esc(String(v))}</li>`),
     '</ul><h2>Methods</h2><ul>',
@@ -231,6 +312,8 @@ export async function writeLrReport(dir: string, r: LrEvalResult, title: string)
   mkdirSync(dir, { recursive: true });
   const g = gridImage(r);
   await writeImage(path.join(dir, 'grid.png'), { ...g, data: new Uint8Array(g.data) });
+  const plot = differencePlot(r.methods, LR_PLOT);
+  if (plot) writeFileSync(path.join(dir, 'differences.svg'), plot);
   const p = r.protocol;
   const table = lrMarkdownTable(r);
   const intro = `${r.methods[0]?.faces ?? 0} real low-resolution faces (${String(p.sets)}), ${r.seconds.toFixed(0)} s. No HR exists: no-reference measures and a detector only.`;
@@ -248,6 +331,7 @@ export async function writeLrReport(dir: string, r: LrEvalResult, title: string)
     '',
     table,
     '',
+    ...(plot ? ['![paired differences to bicubic](differences.svg)', ''] : []),
     'Reading the numbers:',
     '',
     ...reading.map((l) => `- ${l}`),
@@ -302,6 +386,9 @@ export async function writeLrReport(dir: string, r: LrEvalResult, title: string)
     `<h1>${esc(title)}</h1>`,
     `<p>${esc(intro)} Mean [95% interval] over faces (Student-t).</p>`,
     htmlTables,
+    ...(plot
+      ? ['<p><img src="differences.svg" alt="paired differences to bicubic" style="width:auto"></p>']
+      : []),
     '<h2>Reading the numbers</h2><ul>',
     ...reading.map((l) => `<li>${esc(l)}</li>`),
     '</ul><h2>Protocol</h2><ul>',
