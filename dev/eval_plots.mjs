@@ -10,7 +10,10 @@ if (!json || !out) {
   process.exit(2);
 }
 const r = JSON.parse(readFileSync(json, 'utf8'));
-const methods = Object.entries(r.methods).map(([name, m]) => ({ name, vs_bicubic: m.vs_bicubic ?? undefined }));
+const methods = Object.entries(r.methods).map(([name, m]) => ({
+  name,
+  vs_bicubic: m.vs_bicubic ?? undefined,
+}));
 const metrics =
   kind === 'lr'
     ? [
