@@ -29,6 +29,7 @@ import {
 } from '../src/train/scgan.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
 import { fanLoss } from '../src/train/fan.js';
+import { TINY } from './helpers/tiny.js';
 
 const info = engineInfo();
 const SKIP = cudaAvailable()
@@ -48,16 +49,6 @@ function relDiff(a: Tensor, b: Tensor): number {
     return (x.sub(y).abs().max().item() as number) / scale;
   });
 }
-
-// Tiny networks with the method's topology (the same as tests/train-scgan.test.ts).
-const TINY: MethodNetworks = {
-  R: { type: 'restoration', width: 8, blocks: 1, width2: 8, blocks2: 1, headWidth: 8 },
-  DF: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
-  DB: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
-  DL: { type: 'discriminator', inputSize: 16, blocks: [8, 8, 8, 8], hidden: 8 },
-  DH: { type: 'discriminator', inputSize: 64, blocks: [8, 8, 8, 8], hidden: 8 },
-  FAN: { type: 'fan', inputSize: 64, stacks: 1, width: 8, stemWidth: 4, pool: true, landmarks: 4 },
-};
 
 test('CUDA: each method network gives the CPU outputs and parameter gradients', { skip: SKIP }, () => {
   const cases: [string, MethodNetworks[keyof MethodNetworks], (m: Module, dev: 'cpu' | 'cuda') => Tensor][] =

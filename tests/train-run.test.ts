@@ -17,10 +17,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { readTrainConfig } from '../src/cli/train.js';
 import { TRAIN_MODES } from '../src/train/scgan.js';
-import { PRESETS, loadModel, type MethodNetworks } from '../src/models/index.js';
+import { PRESETS, loadModel } from '../src/models/index.js';
 import { lowResolutionFolders } from '../src/train/run.js';
 import { noGrad, zeros } from '../src/tensor/index.js';
 import { readSafetensors } from '../src/io/index.js';
+import { TINY } from './helpers/tiny.js';
 
 const main = path.join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
 const run = (...args: string[]) =>
@@ -28,15 +29,6 @@ const run = (...args: string[]) =>
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: '1' },
   });
-
-const TINY: MethodNetworks = {
-  R: { type: 'restoration', width: 8, blocks: 1, width2: 8, blocks2: 1, headWidth: 8 },
-  DF: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
-  DB: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
-  DL: { type: 'discriminator', inputSize: 16, blocks: [8, 8, 8, 8], hidden: 8 },
-  DH: { type: 'discriminator', inputSize: 64, blocks: [8, 8, 8, 8], hidden: 8 },
-  FAN: { type: 'fan', inputSize: 64, stacks: 1, width: 8, stemWidth: 4, pool: true, landmarks: 4 },
-};
 
 let root = '';
 before(async () => {

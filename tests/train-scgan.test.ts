@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { manualSeed, randn, tidy, keep, liveTensors, type Tensor } from '../src/tensor/index.js';
-import { FAN, type MethodNetworks } from '../src/models/index.js';
+import { FAN } from '../src/models/index.js';
 import {
   SemiCycleTrainer,
   buildNetworks,
@@ -13,16 +13,7 @@ import {
   type Batch,
 } from '../src/train/scgan.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
-
-// Tiny networks with the method's topology: fast enough for a unit test.
-const TINY: MethodNetworks = {
-  R: { type: 'restoration', width: 8, blocks: 1, width2: 8, blocks2: 1, headWidth: 8 },
-  DF: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
-  DB: { type: 'degradation', blocks: [8, 8, 8, 8, 16, 16, 32, 32, 8, 8, 2, 2], headWidth: 4 },
-  DL: { type: 'discriminator', inputSize: 16, blocks: [8, 8, 8, 8], hidden: 8 },
-  DH: { type: 'discriminator', inputSize: 64, blocks: [8, 8, 8, 8], hidden: 8 },
-  FAN: { type: 'fan', inputSize: 64, stacks: 1, width: 8, stemWidth: 4, pool: true, landmarks: 4 },
-};
+import { TINY } from './helpers/tiny.js';
 
 function batch(seed: number): Batch {
   manualSeed(seed);
