@@ -53,7 +53,17 @@ test('jobs run in the worker: answers, errors as HTTP, health while busy, close'
       enhanced = true;
       return r;
     });
-    assert.equal((await health).statusCode, 200);
+    const h = await health;
+    assert.equal(h.statusCode, 200);
+    const mem = (h.json() as { memory: { rssMb: number; jobs: { thread: string } } }).memory;
+    assert.equal(mem.jobs.thread, 'worker');
+    assert.ok(mem.rssMb > 50, `rss ${mem.rssMb} MB`);
+    const idle = (await app.inject({ method: 'GET', url: '/healthz' })).json() as {
+      memory: { jobs: { heapUsedMb: number; liveTensors: number; ageMs: number } };
+    };
+    assert.ok(idle.memory.jobs.heapUsedMb > 1, 'an idle worker gives its heap');
+    assert.equal(idle.memory.jobs.ageMs, 0, 'an idle worker answers at once');
+    assert.ok(idle.memory.jobs.liveTensors > 0, 'the model weights are live tensors');
     assert.ok(healthFirst, '/healthz waited for the photo');
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['content-type'], 'image/jpeg');

@@ -134,7 +134,11 @@ export async function createServer(opts: ServeOptions): Promise<FastifyInstance>
     status: 'ok',
     uptimeS: Math.round((Date.now() - started) / 100) / 10,
     queue: queue.stats(),
-    memory: { rssMb: Math.round(process.memoryUsage.rss() / 104857.6) / 10, jobs: await runner.memory() },
+    memory: {
+      rssMb: Math.round(process.memoryUsage.rss() / 104857.6) / 10,
+      // Never waits on a busy worker for long: health must answer while a photo is processed.
+      jobs: await runner.memory({ waitMs: 50 }),
+    },
   }));
   app.get('/openapi.json', async () => openapi);
   app.get('/v1/models', async () => {

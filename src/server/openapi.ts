@@ -251,6 +251,10 @@ export function openApiDocument(version: string, limits: { maxBytes: number; pix
                     heapUsedMb: { type: 'number' },
                     heapTotalMb: { type: 'number' },
                     liveTensors: { type: 'integer' },
+                    ageMs: {
+                      type: 'number',
+                      description: 'age of the reading when the busy worker could not answer at once',
+                    },
                   },
                 },
               },

@@ -39,8 +39,9 @@ export interface JobRunner {
   run(bytes: Buffer, o: RequestOptions, name: string, pixelLimit: number): Promise<JobResult>;
   /** Ends the runner (a worker's thread); pending jobs reject. */
   close(): Promise<void>;
-  /** Memory of the thread that runs the jobs (for /healthz and the bench). */
-  memory(): Promise<RunnerMemory>;
+  /** Memory of the thread that runs the jobs (for /healthz and the bench). With waitMs, a worker
+   * that has not answered by then (busy in a job's native call) is reported by its last reading. */
+  memory(opts?: { waitMs?: number }): Promise<RunnerMemory>;
 }
 
 export interface RunnerMemory {
@@ -51,6 +52,8 @@ export interface RunnerMemory {
   heapTotalMb: number;
   /** Tensors alive in the process (the addon's count). */
   liveTensors: number;
+  /** How old the reading is, ms (0: fresh; set when an earlier reading stood in). */
+  ageMs?: number;
 }
 
 export function modelInfo(m: RestorationModel): LoadedModelInfo {
@@ -111,6 +114,8 @@ export async function startWorkerRunner(spec: WorkerSpec): Promise<JobRunner> {
   let nextId = 1;
   const pending = new Map<number, { resolve: (r: JobResult) => void; reject: (e: Error) => void }>();
   const memoryAsks = new Map<number, (m: RunnerMemory) => void>();
+  let lastMemory: RunnerMemory | null = null;
+  let lastAt = 0;
   let closed = false;
 
   const spawn = () =>
@@ -171,13 +176,33 @@ export async function startWorkerRunner(spec: WorkerSpec): Promise<JobRunner> {
         worker.postMessage(msg, [copy.buffer]);
       });
     },
-    memory() {
+    memory(opts: { waitMs?: number } = {}) {
       if (closed) return Promise.reject(new FacesrError('the job worker is closed'));
       const id = nextId++;
-      return new Promise<RunnerMemory>((resolve) => {
-        memoryAsks.set(id, resolve);
+      const asked = new Promise<RunnerMemory>((resolve) => {
+        memoryAsks.set(id, (m) => {
+          lastMemory = { ...m, ageMs: 0 };
+          lastAt = Date.now();
+          resolve(lastMemory);
+        });
         worker.postMessage({ type: 'memory', id } satisfies ToWorker);
       });
+      if (opts.waitMs === undefined) return asked;
+      // A worker inside a long native call answers only after it: give the last reading instead.
+      return Promise.race([
+        asked,
+        new Promise<RunnerMemory>((resolve) =>
+          setTimeout(
+            () =>
+              resolve(
+                lastMemory
+                  ? { ...lastMemory, ageMs: Date.now() - lastAt }
+                  : { thread: 'worker', heapUsedMb: NaN, heapTotalMb: NaN, liveTensors: NaN, ageMs: NaN },
+              ),
+            opts.waitMs,
+          ).unref(),
+        ),
+      ]);
     },
     async close() {
       if (closed) return;
