@@ -147,6 +147,9 @@ export async function startWorkerRunner(spec: WorkerSpec): Promise<JobRunner> {
         if (!ready) reject(new FacesrError(`the job worker stopped while loading: ${why}`));
         for (const p of pending.values()) p.reject(new Error(`the job worker stopped: ${why}`));
         pending.clear();
+        for (const answer of memoryAsks.values())
+          answer({ thread: 'worker', heapUsedMb: NaN, heapTotalMb: NaN, liveTensors: NaN });
+        memoryAsks.clear();
         if (!closed && ready) respawn = true;
       };
       w.on('error', (err) => died(err.message));
