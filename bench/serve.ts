@@ -251,20 +251,19 @@ export async function main(argv: string[]): Promise<void> {
       );
     // Then the same load for warmupS seconds: the allocator's arenas and the sockets' buffers reach
     // their working size under load, which sequential requests never show. Reported, not hidden.
-    const gc0 = (globalThis as { gc?: () => void }).gc;
-    gc0?.();
+    // With node --expose-gc, readings follow a full collection (JS garbage is not growth).
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
     const rssCold = process.memoryUsage.rss();
     if (o.warmupS > 0) {
       const w = await load.run(url, o.photo, o.connections, o.warmupS);
       await drain(app);
-      gc0?.();
+      gc?.();
       console.log(
         `loaded warm-up: ${w.requests.total} requests in ${o.warmupS} s; rss ${mb(rssCold).toFixed(1)} -> ${mb(process.memoryUsage.rss()).toFixed(1)} MB`,
       );
     }
     okMs.length = 0;
-    // With node --expose-gc, readings follow a full collection (JS garbage is not growth).
-    const gc = (globalThis as { gc?: () => void }).gc;
     gc?.();
     const live0 = liveTensors();
     const kinds0 = residentByKind();

@@ -2,7 +2,7 @@
 // Writes differences.svg beside an eval JSON's report from the JSON alone (for reports made before
 // the plot existed): node dev/eval_plots.mjs RESULT.json OUT.svg [hr|lr]
 import { readFileSync, writeFileSync } from 'node:fs';
-import { differencePlot } from '../dist/src/eval/report.js';
+import { HR_PLOT, LR_PLOT, differencePlot } from '../dist/src/eval/report.js';
 
 const [json, out, kind = 'hr'] = process.argv.slice(2);
 if (!json || !out) {
@@ -14,19 +14,7 @@ const methods = Object.entries(r.methods).map(([name, m]) => ({
   name,
   vs_bicubic: m.vs_bicubic ?? undefined,
 }));
-const metrics =
-  kind === 'lr'
-    ? [
-        { key: 'niqe', label: 'NIQE', higherBetter: false },
-        { key: 'brisque', label: 'BRISQUE', higherBetter: false },
-        { key: 'detection_rate', label: 'detection rate', higherBetter: true },
-      ]
-    : [
-        { key: 'psnr', label: 'PSNR RGB (dB)', higherBetter: true },
-        { key: 'ssim', label: 'SSIM RGB', higherBetter: true },
-        { key: 'identity_cosine', label: 'identity cosine', higherBetter: true },
-        { key: 'landmark_nme', label: 'landmark NME %', higherBetter: false },
-      ];
+const metrics = kind === 'lr' ? LR_PLOT : HR_PLOT;
 const svg = differencePlot(methods, metrics);
 if (!svg) {
   console.error(`${json}: no paired differences to plot`);

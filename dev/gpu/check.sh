@@ -16,21 +16,9 @@ train_s=${1:-150}
 t0=$(date +%s)
 stamp() { echo "== [$(($(date +%s) - t0)) s] $*"; }
 
-stamp setup
-mkdir -p /tmp/node/bin
-xz -dc .gpu/node.xz > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
-export PATH=/tmp/node/bin:$PATH
-mkdir -p node_modules && tar -C node_modules -xJf .gpu/nm.tar.xz
-PY=$(command -v python3)
-LIBTORCH=$($PY -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LIBTORCH
-export FACESR_PEER_PYTHON=$PY
-echo "node $(node -v); python $PY; torch $($PY -c 'import torch; print(torch.__version__, torch.version.cuda)'); g++ $(g++ -dumpfullversion)"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-
-stamp build
-NODE_INCLUDE=.gpu/node-include dev/gpu/build-addon.sh build/Release/facesr_native.node 2>&1 | tee "$OUT/build.log" | tail -40
-[ -f build/Release/facesr_native.node ] || { echo "no addon built"; exit 1; }
+stamp setup and build
+# shellcheck source=dev/gpu/setup.sh
+source dev/gpu/setup.sh
 
 stamp doctor
 node dist/src/cli/main.js doctor 2>&1 | head -30

@@ -6,13 +6,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/gpu-out}
-mkdir -p "$OUT" /tmp/node/bin
-xz -dc .gpu/node.xz > /tmp/node/bin/node && chmod +x /tmp/node/bin/node
-export PATH=/tmp/node/bin:$PATH
-mkdir -p node_modules && tar -C node_modules -xJf .gpu/nm.tar.xz
-LIBTORCH=$(python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))')
-export LIBTORCH
-NODE_INCLUDE=.gpu/node-include dev/gpu/build-addon.sh build/Release/facesr_native.node > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
+mkdir -p "$OUT"
+# shellcheck source=dev/gpu/setup.sh
+source dev/gpu/setup.sh
 node --test dist/tests/cuda.test.js > "$OUT/cuda-tests.log" 2>&1; echo "cuda tests rc=$?"; grep -E "^not ok|^# (pass|fail)" "$OUT/cuda-tests.log"
 run=/tmp/fan-gpu
 timeout --foreground -s INT "$2" node dist/src/cli/main.js train-fan --data .gpu/ytf --out $run --device cuda \

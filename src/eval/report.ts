@@ -133,13 +133,14 @@ export function differencePlot(
   ].join('\n');
 }
 
-const HR_PLOT = [
+/** The metrics plotted for the HR protocol and for real LR (differencePlot). */
+export const HR_PLOT = [
   { key: 'psnr', label: 'PSNR RGB (dB)', higherBetter: true },
   { key: 'ssim', label: 'SSIM RGB', higherBetter: true },
   { key: 'identity_cosine', label: 'identity cosine', higherBetter: true },
   { key: 'landmark_nme', label: 'landmark NME %', higherBetter: false },
 ];
-const LR_PLOT = [
+export const LR_PLOT = [
   { key: 'niqe', label: 'NIQE', higherBetter: false },
   { key: 'brisque', label: 'BRISQUE', higherBetter: false },
   { key: 'detection_rate', label: 'detection rate', higherBetter: true },

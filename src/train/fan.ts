@@ -42,7 +42,7 @@ import {
 import { readSafetensors, writeSafetensors } from '../io/index.js';
 import { landmarkHeatmaps, decodeHeatmaps } from '../models/fan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
-import { Progress, logJsonl, readHistory, writeLossCurves } from './report.js';
+import { Progress, logJsonl, readHistory, stopOnSignal, writeLossCurves } from './report.js';
 
 /** Augmentation of the FAN's training faces (flip uses the 68-point mirror permutation FLIP_68). */
 export const FAN_AUGMENT: Required<Omit<AugmentOptions, 'flipPermutation'>> = {
@@ -382,22 +382,7 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
   }
   const it = batches(step);
 
-  // SIGINT (Ctrl-C) or SIGTERM (a scheduler, `timeout`): finish the step, save, exit. A second
-  // signal quits at once, unless it comes within a second of the first: `timeout` and some shells
-  // deliver one Ctrl-C both to the process and to its group, and that must not lose the checkpoint.
-  let interrupted = false;
-  let firstSignal = 0;
-  const onSig = () => {
-    if (interrupted && Date.now() - firstSignal > 1000) process.exit(130);
-    if (interrupted) return;
-    interrupted = true;
-    firstSignal = Date.now();
-    console.error(
-      '\nfacesr train-fan: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)',
-    );
-  };
-  process.on('SIGINT', onSig);
-  process.on('SIGTERM', onSig);
+  const stop = stopOnSignal('train-fan');
   const save = () =>
     saveCheckpoint(ckpt, {
       step,
@@ -448,9 +433,9 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
       }
       progress?.update(step, rec, ['loss']);
       if (step % 500 === 0) await writeLossCurves(path.join(o.out, 'losses'), history);
-      if (o.stopAfter !== undefined && step >= o.stopAfter) interrupted = true;
-      if (step % (o.checkpointEvery ?? 500) === 0 || step === o.steps || interrupted) await save();
-      if (interrupted) {
+      if (o.stopAfter !== undefined && step >= o.stopAfter) stop.request();
+      if (step % (o.checkpointEvery ?? 500) === 0 || step === o.steps || stop.requested) await save();
+      if (stop.requested) {
         stopped = 'interrupted';
         break;
       }
@@ -458,8 +443,7 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
     }
   } finally {
     progress?.end();
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
+    stop.dispose();
     await it.return(undefined);
   }
   await writeLossCurves(path.join(o.out, 'losses'), history);

@@ -138,3 +138,41 @@ export async function writeLossCurves(
   await writeFileAtomic(`${fileBase}.svg`, svg);
   await writeFileAtomic(`${fileBase}.png`, await sharp(Buffer.from(svg)).png().toBuffer());
 }
+
+/**
+ * Stop requests for a training loop: SIGINT (Ctrl-C) or SIGTERM (a scheduler, `timeout`) ask it to
+ * finish the step, save and exit. A second signal quits at once, unless it comes within a second of
+ * the first: `timeout` and some shells deliver one Ctrl-C both to the process and to its group, and
+ * that must not lose the checkpoint. `dispose()` removes the handlers.
+ */
+export function stopOnSignal(command: string): {
+  readonly requested: boolean;
+  request(): void;
+  dispose(): void;
+} {
+  let requested = false;
+  let first = 0;
+  const onSig = () => {
+    if (requested && Date.now() - first > 1000) process.exit(130);
+    if (requested) return;
+    requested = true;
+    first = Date.now();
+    console.error(
+      `\nfacesr ${command}: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)`,
+    );
+  };
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  return {
+    get requested() {
+      return requested;
+    },
+    request() {
+      requested = true;
+    },
+    dispose() {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    },
+  };
+}

@@ -35,7 +35,7 @@ import {
 import { readSafetensors, writeFileAtomic } from '../io/index.js';
 import { SemiCycleTrainer, buildNetworks, type TrainMode, type LossWeights } from './scgan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
-import { Progress, logJsonl, readHistory, writeSampleGrid, writeLossCurves } from './report.js';
+import { Progress, logJsonl, readHistory, stopOnSignal, writeSampleGrid, writeLossCurves } from './report.js';
 
 export interface TrainOptions {
   /** Folder of HR face crops (any size; resized to 64x64). */
@@ -257,22 +257,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const hrIter = hrLoader[Symbol.asyncIterator]();
   const lrIter = lrLoader ? lrLoader[Symbol.asyncIterator]() : null;
 
-  // SIGINT (Ctrl-C) or SIGTERM (a scheduler, `timeout`): finish the step, save, exit. A second
-  // signal quits at once, unless it comes within a second of the first: `timeout` and some shells
-  // deliver one Ctrl-C both to the process and to its group, and that must not lose the checkpoint.
-  let interrupted = false;
-  let firstSignal = 0;
-  const onSig = () => {
-    if (interrupted && Date.now() - firstSignal > 1000) process.exit(130);
-    if (interrupted) return;
-    interrupted = true;
-    firstSignal = Date.now();
-    console.error(
-      '\nfacesr train: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)',
-    );
-  };
-  process.on('SIGINT', onSig);
-  process.on('SIGTERM', onSig);
+  const stop = stopOnSignal('train');
   const save = async () => {
     await saveCheckpoint(ckpt, {
       step,
@@ -371,8 +356,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       hb.dispose();
       lb?.dispose();
       lrFromHr?.dispose();
-      if (step % (o.checkpointEvery ?? 1000) === 0 || step === o.steps || interrupted) await save();
-      if (interrupted) {
+      if (step % (o.checkpointEvery ?? 1000) === 0 || step === o.steps || stop.requested) await save();
+      if (stop.requested) {
         stopped = 'interrupted';
         break;
       }
@@ -380,8 +365,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
   } finally {
     progress.end();
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
+    stop.dispose();
     await hrIter.return(undefined);
     await lrIter?.return(undefined);
   }
