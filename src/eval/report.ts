@@ -190,6 +190,17 @@ export function gridImage(r: {
   return { data, width: W, height: H, channels: 3 };
 }
 
+/** The opening of a report page: doctype, title, the shared style, the heading. */
+function pageHead(title: string): string[] {
+  return [
+    '<!doctype html>',
+    `<html><head><meta charset="utf-8"><title>${esc(title)}</title>`,
+    '<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child{text-align:left}img{image-rendering:pixelated;width:calc(2*var(--w))}</style>',
+    '</head><body>',
+    `<h1>${esc(title)}</h1>`,
+  ];
+}
+
 const esc = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The same table as HTML. */
@@ -251,11 +262,7 @@ export async function writeReport(dir: string, r: EvalResult, title: string): Pr
   const file = path.join(dir, 'report.md');
   writeFileSync(file, md);
   const html = [
-    '<!doctype html>',
-    `<html><head><meta charset="utf-8"><title>${esc(title)}</title>`,
-    '<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child{text-align:left}img{image-rendering:pixelated;width:calc(2*var(--w))}</style>',
-    '</head><body>',
-    `<h1>${esc(title)}</h1>`,
+    ...pageHead(title),
     `<p>${r.methods[0]?.faces ?? 0} faces, degradation <code>${esc(String(p.degradation))}</code> (seed ${esc(String(p.seed))}). Mean [95% interval] over faces (Student-t).</p>`,
     htmlTable(r),
     ...(plot
@@ -380,11 +387,7 @@ export async function writeLrReport(dir: string, r: LrEvalResult, title: string)
     })
     .join('\n');
   const html = [
-    '<!doctype html>',
-    `<html><head><meta charset="utf-8"><title>${esc(title)}</title>`,
-    '<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child{text-align:left}img{image-rendering:pixelated;width:calc(2*var(--w))}</style>',
-    '</head><body>',
-    `<h1>${esc(title)}</h1>`,
+    ...pageHead(title),
     `<p>${esc(intro)} Mean [95% interval] over faces (Student-t).</p>`,
     htmlTables,
     ...(plot
