@@ -9,7 +9,16 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { fromTypedArray, liveTensors, manualSeed, noGrad, randn, type Tensor } from '../src/tensor/index.js';
+import {
+  F,
+  fromTypedArray,
+  liveTensors,
+  manualSeed,
+  noGrad,
+  randn,
+  tidy,
+  type Tensor,
+} from '../src/tensor/index.js';
 import { readSafetensorsSync } from '../src/io/index.js';
 import type { Module } from '../src/nn/index.js';
 import {
@@ -19,6 +28,7 @@ import {
   Discriminator,
   FAN,
   Restoration,
+  type DegradationConfig,
   type MethodNetworks,
 } from '../src/models/index.js';
 import { assertClose } from './helpers/compare.js';
@@ -154,6 +164,47 @@ test('spectral-norm u/v are buffers, not parameters', () => {
       assert.ok(buffers.some((k) => k.endsWith('weight_u')) && buffers.some((k) => k.endsWith('weight_v')));
     },
   );
+});
+
+test('degradation inputSkip: the x4 average-pooled input plus the head, through tanh; same parameters', () => {
+  const cfg: DegradationConfig = {
+    type: 'degradation',
+    blocks: [8, 8, 8, 8, 8, 8, 16, 16, 4, 4, 1, 1],
+    headWidth: 4,
+  };
+  manualSeed(3);
+  const plain = new Degradation(cfg);
+  const skip = new Degradation({ ...cfg, inputSkip: true });
+  const before = liveTensors();
+  try {
+    assert.deepEqual(
+      skip.namedParameters().map(([k, t]) => [k, t.shape]),
+      plain.namedParameters().map(([k, t]) => [k, t.shape]),
+    );
+    noGrad(() => {
+      skip.loadStateDict(plain.stateDict());
+      const hr = tidy(() => randn([2, 3, 64, 64]).mul(0.3).tanh());
+      const z = randn([2, 64]);
+      const a = plain.forward(hr, z);
+      const b = skip.forward(hr, z);
+      // Same head: b = tanh(atanh(b0) + atanh(pool)) where b0 = tanh(head) = a.
+      const pool = F.avgPool2d(hr, 4);
+      const atanh = (t: Tensor) => t.add(1).div(t.neg().add(1)).log().mul(0.5);
+      const want = tidy(() => atanh(a).add(atanh(pool)).tanh());
+      assert.deepEqual(b.shape, [2, 3, 16, 16]);
+      assertClose(b, want.toFloat32Array(), { rtol: 1e-4, atol: 1e-5 });
+      // With the last conv zeroed the output is exactly the pooled input.
+      const last = skip.namedParameters().find(([k]) => k === 'out_layer.2.weight')![1];
+      last.zero_();
+      const c = skip.forward(hr, z);
+      assertClose(c, pool.toFloat32Array(), { rtol: 1e-5, atol: 1e-6 });
+      for (const t of [hr, z, a, b, c, pool, want]) t.dispose();
+    });
+    assert.equal(liveTensors(), before, 'tensors leaked');
+  } finally {
+    plain.dispose();
+    skip.dispose();
+  }
 });
 
 test('registry: unknown arch, unknown preset and bad options are named errors', () => {

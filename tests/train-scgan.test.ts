@@ -84,6 +84,32 @@ test('modes train only their networks; scgan has no heatmap term', () => {
   );
 });
 
+test("betaR weighs R's adversarial terms only: the discriminators and DF update as with beta", () => {
+  const run = (weights: { betaR?: number }) => {
+    manualSeed(0);
+    const nets = buildNetworks(TINY);
+    const t = new SemiCycleTrainer(nets, { mode: 'scgan', weights });
+    const b = batch(4);
+    manualSeed(5);
+    const losses = t.step(b);
+    const snap = Object.fromEntries(NETWORK_NAMES.map((n) => [n, snapshot(nets[n])]));
+    for (const n of NETWORK_NAMES) nets[n].dispose();
+    b.hr.dispose();
+    b.lr.dispose();
+    return { losses, snap };
+  };
+  const plain = run({});
+  const same = run({ betaR: 0.05 });
+  const low = run({ betaR: 0 });
+  for (const n of NETWORK_NAMES)
+    assert.ok(!changed(plain.snap[n]!, same.snap[n]!), `betaR = beta changed ${n}`);
+  for (const n of ['DL1', 'DH1', 'DL2', 'DH2', 'DF'] as const)
+    assert.ok(!changed(plain.snap[n]!, low.snap[n]!), `betaR changed ${n}`);
+  assert.ok(changed(plain.snap.R!, low.snap.R!), 'betaR = 0 left R as with beta');
+  assert.equal(low.losses.DF, plain.losses.DF);
+  assert.notEqual(low.losses.R, plain.losses.R);
+});
+
 test('degrader warm-up trains DF and DB on their L1 terms only: R (weights and BN statistics) and the discriminators stay', () => {
   manualSeed(0);
   const nets = buildNetworks(TINY);

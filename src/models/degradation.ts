@@ -2,7 +2,7 @@
 // independent weights. Noise z ~ N(0, I) enters as a full-resolution map concatenated to the image.
 import { ArgumentError } from '../core/errors.js';
 import { Module, Sequential, Conv2d, Linear, PixelShuffle, ReLU, Tanh, type LayerModule } from '../nn/index.js';
-import { cat, type Tensor } from '../tensor/index.js';
+import { cat, tidy, F, type Tensor } from '../tensor/index.js';
 import { GBlock } from './blocks.js';
 
 export interface DegradationConfig {
@@ -19,6 +19,12 @@ export interface DegradationConfig {
   /** Length of z (SCGAN 64). */
   noiseDim?: number;
   reluSkipQuirk?: boolean;
+  /**
+   * [choice, not SCGAN] Adds the x4 average-pooled HR image to the output before the tanh (as
+   * atanh of it), so the network learns the degradation as a residual on the plain reduction
+   * instead of rebuilding the face through its 4x4 bottleneck. Default false (SCGAN's topology).
+   */
+  inputSkip?: boolean;
 }
 
 export const SCGAN_DEGRADATION_BLOCKS = [96, 96, 128, 128, 256, 256, 512, 512, 128, 128, 32, 32];
@@ -31,6 +37,7 @@ export class Degradation extends Module {
   private readonly down: Sequential;
   private readonly up: Sequential;
   private readonly out: Sequential;
+  private readonly tanh = new Tanh();
   constructor(c: DegradationConfig) {
     super();
     const blocks = c.blocks ?? SCGAN_DEGRADATION_BLOCKS;
@@ -47,6 +54,7 @@ export class Degradation extends Module {
       hrSize: c.hrSize ?? 64,
       noiseDim: c.noiseDim ?? 64,
       reluSkipQuirk: c.reluSkipQuirk ?? false,
+      inputSkip: c.inputSkip ?? false,
     };
     this.config = cfg;
     const q = { reluSkipQuirk: cfg.reluSkipQuirk };
@@ -70,7 +78,6 @@ export class Degradation extends Module {
         new Conv2d(blocks[11]!, cfg.headWidth, 3, { padding: 1, bias: false }),
         new ReLU(),
         new Conv2d(cfg.headWidth, 3, 3, { padding: 1, bias: false }),
-        new Tanh(),
       ),
     );
   }
@@ -91,8 +98,16 @@ export class Degradation extends Module {
     h.dispose();
     const u = this.up.forward(d);
     d.dispose();
-    const y = this.out.forward(u);
+    const pre = this.out.forward(u);
     u.dispose();
+    // atanh(p) = log((1 + p) / (1 - p)) / 2, p clamped inside (-1, 1).
+    const y = tidy(() => {
+      if (!this.config.inputSkip) return this.tanh.forward(pre);
+      const f = s / pre.shape[2]!;
+      const p = F.avgPool2d(hr, f).clamp(-0.999, 0.999);
+      return pre.add(p.add(1).div(p.neg().add(1)).log().mul(0.5)).tanh();
+    });
+    pre.dispose();
     return y;
   }
 }

@@ -48,11 +48,16 @@ export const PAPER: MethodNetworks = {
   FAN: { type: 'fan', inputSize: 64, stacks: 2, width: 256, stemWidth: 64 },
 };
 
-/** Same topology and losses at about 1/100 of the compute, for training on a 2-core CPU. */
+/**
+ * Same topology and losses at about 1/100 of the compute, for training on a 2-core CPU. DF and DB add
+ * the x4 pooled input before their tanh (inputSkip): at these widths their 4x4 bottleneck cannot
+ * carry the face (L1 to the pooled HR still 0.068 after 1,500 warm-up steps), and R then learns to
+ * repair distortions that real and test LR do not have (docs/training.md).
+ */
 export const CPU: MethodNetworks = {
   R: { type: 'restoration', width: 32, blocks: 4, width2: 16, blocks2: 2, headWidth: 16 },
-  DF: { type: 'degradation', blocks: [16, 16, 24, 24, 32, 32, 64, 64, 16, 16, 4, 4], headWidth: 8 },
-  DB: { type: 'degradation', blocks: [16, 16, 24, 24, 32, 32, 64, 64, 16, 16, 4, 4], headWidth: 8 },
+  DF: { type: 'degradation', blocks: [16, 16, 24, 24, 32, 32, 64, 64, 16, 16, 4, 4], headWidth: 8, inputSkip: true },
+  DB: { type: 'degradation', blocks: [16, 16, 24, 24, 32, 32, 64, 64, 16, 16, 4, 4], headWidth: 8, inputSkip: true },
   DL: { type: 'discriminator', inputSize: 16, blocks: [16, 16, 32, 32, 64, 64], hidden: 64 },
   DH: { type: 'discriminator', inputSize: 64, blocks: [16, 16, 32, 32, 64, 64], hidden: 64 },
   FAN: { type: 'fan', inputSize: 64, stacks: 2, width: 64, stemWidth: 16, pool: true },

@@ -284,6 +284,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       batchSize: bs,
       seed,
       lambdaHm: trainer.weights.lambdaHm,
+      weights: trainer.weights,
       hr: path.resolve(o.hr),
       lr: o.lr ? path.resolve(o.lr) : null,
       init: o.init ?? null,

@@ -25,6 +25,11 @@ export interface LossWeights {
   gamma: number;
   /** Weight of the heatmap loss (0 in modes other than full). */
   lambdaHm: number;
+  /**
+   * [choice] Adversarial weight of R's two terms (D_H1, D_H2) when it should differ from the
+   * degraders' beta; absent: beta (method.md). Lower keeps R nearer its pixel fidelity.
+   */
+  betaR?: number;
 }
 
 /** SCGAN's weights; lambda_hm per method.md section 3. */
@@ -147,6 +152,7 @@ export class SemiCycleTrainer {
    */
   step(batch: Batch): Losses {
     const { alpha, beta, theta, gamma, lambdaHm } = this.weights;
+    const betaR = this.weights.betaR ?? beta;
     const { R, DF, DB } = this.nets;
     const losses: Losses = {};
     tidy(() => {
@@ -188,7 +194,7 @@ export class SemiCycleTrainer {
       // R: forward cycle (with heatmap loss) + gamma * backward-cycle terms.
       const rL1 = l1(srSyn, hr);
       const rAdv = hingeG(this.nets.DH1.forward(srSyn));
-      let fwd = rL1.mul(alpha).add(rAdv.mul(beta));
+      let fwd = rL1.mul(alpha).add(rAdv.mul(betaR));
       if (lambdaHm > 0 && this.fan) {
         const fan = this.fan;
         const hmHr = noGrad(() => fan.forward(hr).at(-1)!);
@@ -201,7 +207,7 @@ export class SemiCycleTrainer {
       if (srReal && up) {
         const bwd = l1(srReal, up)
           .mul(alpha)
-          .add(hingeG(this.nets.DH2.forward(srReal)).mul(beta));
+          .add(hingeG(this.nets.DH2.forward(srReal)).mul(betaR));
         rLoss = rLoss.add(bwd.mul(gamma));
       }
       this.update('R', rLoss);
