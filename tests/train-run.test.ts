@@ -18,8 +18,9 @@ import sharp from 'sharp';
 import { readTrainConfig } from '../src/cli/train.js';
 import { TRAIN_MODES } from '../src/train/scgan.js';
 import { PRESETS, loadModel } from '../src/models/index.js';
-import { lowResolutionFolders } from '../src/train/run.js';
-import { noGrad, zeros } from '../src/tensor/index.js';
+import { lowResolutionFolders, recalibrateBatchNorm } from '../src/train/run.js';
+import { manualSeed, noGrad, randn, tidy, zeros } from '../src/tensor/index.js';
+import { buildModel, type Restoration } from '../src/models/index.js';
 import { readSafetensors } from '../src/io/index.js';
 import { TINY } from './helpers/tiny.js';
 
@@ -294,4 +295,35 @@ test('--warmup-degraders: DF and DB alone at the warm-up rate first, then the se
     train({ ...common, out: path.join(root, 'warm-c'), mode: 'pixel' }),
     /Mode 'pixel' has no degradation networks to warm up/,
   );
+});
+
+test('recalibrateBatchNorm: the running statistics come from the inputs, so eval mode then matches train mode', () => {
+  manualSeed(9);
+  const r = buildModel(TINY.R) as Restoration;
+  const x = tidy(() => randn([32, 3, 16, 16]).tanh());
+  try {
+    noGrad(() => {
+      r.train();
+      const want = r.forward(x);
+      const stats = r.namedBuffers().filter(([k]) => /running_(mean|var)$/.test(k));
+      assert.ok(stats.length >= 4, 'R of the tiny preset has batch norms');
+      for (const [k, t] of stats) t.fill_(k.endsWith('mean') ? 3 : 9);
+      r.eval();
+      const stale = r.forward(x);
+      const gap = (a: typeof x, b: typeof x) => tidy(() => a.sub(b).abs().max()).item();
+      assert.ok(
+        gap(stale, want) > 0.05,
+        `stale statistics should change the output (gap ${gap(stale, want)})`,
+      );
+      recalibrateBatchNorm(r, [x]);
+      assert.equal(r.training, false);
+      const now = r.forward(x);
+      // Left: the unbiased (running) against the biased (batch) variance, N = 32 x 16 x 16 or more.
+      assert.ok(gap(now, want) < 2e-3, `eval after recalibration ${gap(now, want)} from train mode`);
+      for (const t of [want, stale, now]) t.dispose();
+    });
+  } finally {
+    x.dispose();
+    r.dispose();
+  }
 });

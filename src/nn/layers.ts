@@ -187,7 +187,8 @@ export interface BatchNormOptions {
 /** Shared state of BatchNorm2d and InstanceNorm2d: affine parameters and running statistics. */
 abstract class RunningNorm extends Module implements Layer {
   readonly eps: number;
-  readonly momentum: number;
+  /** Weight of each new batch in the running statistics; may change between calls (1/i: a plain mean). */
+  momentum: number;
   readonly trackRunningStats: boolean;
   constructor(
     readonly numFeatures: number,
