@@ -2,10 +2,10 @@
 // Copies a trained restoration model and its FAN into models/ and writes models/manifest.json from
 // the runs' own records (configs, steps, times, hold-out) and `facesr eval` JSON results.
 //
-//   node dev/ship_model.mjs --name facesr-cpu --run RUN_DIR [--pretrain RUN_DIR] --fan-run FAN_DIR \
-//     --eval EVAL.json [--eval EVAL2.json ...] [--note TEXT]
+//   node dev/ship_model.mjs --name facesr-cpu --run RUN_DIR [--pretrain RUN_DIR ...] --fan-run FAN_DIR \
+//     --eval EVAL.json [--eval EVAL2.json ...] [--eval-method NAME] [--lr-data TEXT] [--note TEXT ...]
 //
-// RUN_DIR is the final (mode full) run; --pretrain the run it started from with --init; the wall
+// RUN_DIR is the final (mode full) run; --pretrain the runs before it, in order; the wall
 // times are the runs' own last_run.json / log.jsonl records.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,8 @@ const { values } = parseArgs({
   options: {
     name: { type: 'string', default: 'facesr-cpu' },
     run: { type: 'string' },
-    pretrain: { type: 'string' },
+    pretrain: { type: 'string', multiple: true, default: [] },
+    'lr-data': { type: 'string' },
     'fan-run': { type: 'string' },
     eval: { type: 'string', multiple: true, default: [] },
     'eval-method': { type: 'string' },
@@ -74,7 +75,7 @@ function runRecord(dir) {
     seed: meta.extra?.seed,
     holdout: meta.extra?.holdout,
     ...(meta.extra?.pixelDegrade ? { lr_degradation: meta.extra.pixelDegrade } : {}),
-    init: meta.extra?.init ? path.basename(path.dirname(meta.extra.init)) : null,
+    init: meta.extra?.init ? path.basename(meta.extra.init) : null,
     train_seconds: Math.round(seconds),
     last_losses: losses,
   };
@@ -124,7 +125,7 @@ renameSync(tmp(path.join(outDir, fanFile)), path.join(outDir, fanFile));
 const info = JSON.parse(header(path.join(outDir, modelFile)).__metadata__.facesr);
 const fanMetrics = readJson(path.join(values['fan-run'], 'fan_metrics.json'));
 const fanRun = readJson(path.join(values['fan-run'], 'last_run.json'));
-const stages = [values.pretrain, values.run].filter(Boolean).map(runRecord);
+const stages = [...values.pretrain, values.run].map(runRecord);
 const cpus = os.cpus();
 const hardware = `${cpus[0]?.model ?? 'CPU'}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, no GPU; Debian libtorch 1.13 (CPU), Node ${process.version}`;
 
@@ -137,12 +138,13 @@ manifest.models[values.name] = {
   bytes: statSync(path.join(outDir, modelFile)).size,
   description:
     info.mode === 'full'
-      ? 'Restoration network R of the semi-cycled GAN with the FAN heatmap loss (method.md), cpu preset: 16x16 face crops framed as in training -> 64x64.'
+      ? 'Restoration network R of the semi-cycled GAN with the FAN heatmap loss (method.md), cpu preset with the changes of docs/training.md (degraders with an input skip, R adversarial weight betaR, EMA with its own batch-norm statistics): 16x16 face crops framed as in training -> 64x64.'
       : `Restoration network R (method.md architecture, cpu preset) trained in mode '${info.mode}' (L1 only${info.pixelDegrade ? `, LR by ${info.pixelDegrade} degradation` : ''}): an interim model until the full method is trained; 16x16 face crops framed as in training -> 64x64.`,
   architecture: info.arch,
   preset: info.preset,
   method: info.mode,
   lambda_hm: info.lambdaHm,
+  ...(info.weights ? { loss_weights: info.weights } : {}),
   ...(info.pixelDegrade ? { lr_degradation: info.pixelDegrade } : {}),
   input: {
     size: 16,
@@ -156,7 +158,9 @@ manifest.models[values.name] = {
     total_train_seconds: stages.reduce((a, s) => a + s.train_seconds, 0),
     data: {
       hr: "CelebA crops (../shared/data/hr/celeba, 16,000 images of 3,200 identities, 128x128 resized to 64x64); 10% of the identities held out (seed 2020, listed in the run's holdout.txt) and never trained on",
-      lr: "real low-resolution faces cut by 'facesr data harvest' from ../shared/data/real_lr (WIDER, CMU+MIT) and ../shared/data/photos, resized to 16x16",
+      lr:
+        values['lr-data'] ??
+        "real low-resolution faces cut by 'facesr data harvest' from ../shared/data/real_lr (WIDER, CMU+MIT) and ../shared/data/photos, resized to 16x16",
       augmentation: 'horizontal flip',
     },
     hardware,
