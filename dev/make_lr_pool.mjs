@@ -13,8 +13,12 @@ import { writeImage } from '../dist/src/data/image.js';
 
 const { values: a } = parseArgs({
   options: {
-    hr: { type: 'string' }, out: { type: 'string' }, count: { type: 'string', default: '2400' },
-    exclude: { type: 'string' }, real: { type: 'string', multiple: true, default: [] }, seed: { type: 'string', default: '11' },
+    hr: { type: 'string' },
+    out: { type: 'string' },
+    count: { type: 'string', default: '2400' },
+    exclude: { type: 'string' },
+    real: { type: 'string', multiple: true, default: [] },
+    seed: { type: 'string', default: '11' },
   },
 });
 if (!a.hr || !a.out) throw new Error('--hr and --out are required');
@@ -24,20 +28,33 @@ const all = ev.listImages(a.hr).filter((f) => !skip.has(path.basename(f)));
 const picked = ev.spread(all, Number(a.count));
 const half = Math.floor(picked.length / 2);
 const deg = makeDegradation('realistic', { seed: Number(a.seed) });
-for (const [name, files] of [['synth-bicubic4', picked.slice(0, half)], ['synth-realistic', picked.slice(half)]]) {
+for (const [name, files] of [
+  ['synth-bicubic4', picked.slice(0, half)],
+  ['synth-realistic', picked.slice(half)],
+]) {
   const dir = path.join(a.out, name, 'lr16');
   mkdirSync(dir, { recursive: true });
   const manifest = [];
   for (let i = 0; i < files.length; i += 64) {
     const chunk = files.slice(i, i + 64);
     const hr = ev.imagesToTensor(await Promise.all(chunk.map((f) => ev.loadHr(f))));
-    const lr = name === 'synth-bicubic4' ? tidy(() => downsample(hr, 4, { mode: 'bicubic' }).clamp(-1, 1)) : (await deg.degrade(hr)).lr;
+    const lr =
+      name === 'synth-bicubic4'
+        ? tidy(() => downsample(hr, 4, { mode: 'bicubic' }).clamp(-1, 1))
+        : (await deg.degrade(hr)).lr;
     const imgs = ev.tensorToImages(lr);
-    hr.dispose(); lr.dispose();
+    hr.dispose();
+    lr.dispose();
     for (let j = 0; j < chunk.length; j++) {
       const out = path.join(dir, path.basename(chunk[j]).replace(/\.[^.]+$/, '.png'));
       await writeImage(out, imgs[j]);
-      manifest.push(JSON.stringify({ file: path.relative(path.join(a.out, name), out), source: chunk[j], degradation: name.slice(6) }));
+      manifest.push(
+        JSON.stringify({
+          file: path.relative(path.join(a.out, name), out),
+          source: chunk[j],
+          degradation: name.slice(6),
+        }),
+      );
     }
   }
   writeFileSync(path.join(a.out, name, 'manifest.jsonl'), manifest.join('\n') + '\n');
