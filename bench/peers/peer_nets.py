@@ -98,13 +98,18 @@ class Degradation(nn.Module):
             nn.Conv2d(ch[11], c["headWidth"], 3, padding=1, bias=False),
             nn.ReLU(),
             nn.Conv2d(c["headWidth"], 3, 3, padding=1, bias=False),
-            nn.Tanh(),
         )
+        # The cpu preset's option (docs/training.md): atanh of the x4 pooled input added before the tanh.
+        self.input_skip = c.get("inputSkip", False)
 
     def forward(self, hr, z):
         m = self.noise_fc(z).view(-1, 1, self.size, self.size)
         x = self.in_layer(torch.cat([hr, m], 1))
-        return self.out_layer(self.up_layers(self.down_layers(x)))
+        pre = self.out_layer(self.up_layers(self.down_layers(x)))
+        if self.input_skip:
+            pooled = F.avg_pool2d(hr, self.size // pre.shape[2]).clamp(-0.999, 0.999)
+            pre = pre + torch.atanh(pooled)
+        return torch.tanh(pre)
 
 
 # ---- discriminators ----
