@@ -4,8 +4,10 @@
 // 64x64, other people); (2) degradation realism: synthetic LR made from the HR faces by each preset
 // (bicubic4, realistic) against the real LR, both up-sampled bicubic x4 before the judge. Reference
 // rows: HR against a disjoint half of HR (how far two samples of one distribution are at this n).
+// --df RUN/checkpoint.safetensors (repeatable): also DF(HR) of that training run (its learned
+// degradation, noise z ~ N(0, I) seeded) against the real LR; --no-restored skips (1).
 // Usage: npm run build:ts && OMP_NUM_THREADS=1 node dev/measure_frechet.mjs --real DIR/lr16
-//        [--hr ../shared/data/hr/celeba] [--n 300] [--methods bicubic,model]
+//        [--hr ../shared/data/hr/celeba] [--n 300] [--methods bicubic,model] [--df CKPT ...] [--no-restored]
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,6 +15,9 @@ import { IdentityNet } from '../dist/src/eval/identity.js';
 import { frechetRestoredVsHr, frechetLrRealism, frechetDistance } from '../dist/src/eval/frechet.js';
 import { loadHr, makeMethods, spread, imagesToTensor, tensorToImages } from '../dist/src/eval/run.js';
 import { makeDegradation } from '../dist/src/data/index.js';
+import { readSafetensors } from '../dist/src/io/index.js';
+import { buildModel } from '../dist/src/models/index.js';
+import { inferenceMode, manualSeed, randn } from '../dist/src/tensor/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +25,8 @@ const { values } = parseArgs({
     hr: { type: 'string', default: '../shared/data/hr/celeba' },
     n: { type: 'string', default: '300' },
     methods: { type: 'string', default: 'bicubic,model' },
+    df: { type: 'string', multiple: true, default: [] },
+    'no-restored': { type: 'boolean', default: false },
   },
 });
 if (!values.real) throw new Error('give --real DIR (16x16 real LR face crops)');
@@ -43,8 +50,31 @@ console.log(
 console.log(`frechet_face_embedding (face-api 128-d descriptors; not FID)`);
 const hrRef = frechetDistance(await net.descriptors(hr2), await net.descriptors(hr));
 console.log(`  HR (other half) vs HR: ${fmt(hrRef)}`);
-const r1 = await frechetRestoredVsHr({ net, realLr: real, hr, methods });
-for (const [k, v] of Object.entries(r1)) console.log(`  restored real LR (${k}) vs HR: ${fmt(v)}`);
+if (!values['no-restored']) {
+  const r1 = await frechetRestoredVsHr({ net, realLr: real, hr, methods });
+  for (const [k, v] of Object.entries(r1)) console.log(`  restored real LR (${k}) vs HR: ${fmt(v)}`);
+}
+for (const ckpt of values.df) {
+  const { tensors, metadata } = await readSafetensors(ckpt);
+  const meta = JSON.parse(metadata.facesr);
+  const df = buildModel(meta.extra.networks.DF);
+  df.loadStateDict(
+    new Map(
+      [...tensors].filter(([k]) => k.startsWith('net.DF.')).map(([k, t]) => [k.slice('net.DF.'.length), t]),
+    ),
+  );
+  df.eval();
+  manualSeed(0);
+  const x = imagesToTensor(hr);
+  const z = randn([hr.length, df.config.noiseDim]);
+  const lr = inferenceMode(() => df.forward(x, z));
+  const syn = tensorToImages(lr);
+  for (const t of [x, z, lr]) t.dispose();
+  const name = path.basename(path.dirname(path.resolve(ckpt)));
+  console.log(
+    `  synthetic LR (DF of run ${name}, step ${meta.step}) vs real LR: ${fmt(await frechetLrRealism({ net, synthetic: syn, real }))}`,
+  );
+}
 for (const preset of ['bicubic4', 'realistic']) {
   const deg = makeDegradation(preset, { seed: 0 });
   const x = imagesToTensor(hr);
