@@ -2,7 +2,7 @@
 // independent weights. Noise z ~ N(0, I) enters as a full-resolution map concatenated to the image.
 import { ArgumentError } from '../core/errors.js';
 import { Module, Sequential, Conv2d, Linear, PixelShuffle, ReLU, Tanh, type LayerModule } from '../nn/index.js';
-import { cat, tidy, F, type Tensor } from '../tensor/index.js';
+import { cat, noGrad, tidy, F, type Tensor } from '../tensor/index.js';
 import { GBlock } from './blocks.js';
 
 export interface DegradationConfig {
@@ -22,7 +22,8 @@ export interface DegradationConfig {
   /**
    * [choice, not SCGAN] Adds the x4 average-pooled HR image to the output before the tanh (as
    * atanh of it), so the network learns the degradation as a residual on the plain reduction
-   * instead of rebuilding the face through its 4x4 bottleneck. Default false (SCGAN's topology).
+   * instead of rebuilding the face through its 4x4 bottleneck; the last conv starts at zero. No L1
+   * warm-up is needed (and none should be run: it kills the head's ReLUs). Default false (SCGAN).
    */
   inputSkip?: boolean;
 }
@@ -80,6 +81,10 @@ export class Degradation extends Module {
         new Conv2d(cfg.headWidth, 3, 3, { padding: 1, bias: false }),
       ),
     );
+    // With the input skip the residual starts at exactly 0 (the last conv zeroed), so the network
+    // starts as the plain x4 average without an L1 warm-up having to silence the head: that warm-up
+    // drove every pre-ReLU activation of the head negative, and a dead head never learns again.
+    if (cfg.inputSkip) noGrad(() => this.out.namedParameters().at(-1)![1].zero_());
   }
 
   forward(hr: Tensor, z: Tensor): Tensor {
