@@ -166,7 +166,7 @@ test('spectral-norm u/v are buffers, not parameters', () => {
   );
 });
 
-test('degradation inputSkip: the x4 average-pooled input plus the head, through tanh; same parameters', () => {
+test('degradation inputSkip: starts as the x4 average pool; then the pooled input plus the head, through tanh; same parameters', () => {
   const cfg: DegradationConfig = {
     type: 'degradation',
     blocks: [8, 8, 8, 8, 8, 8, 16, 16, 4, 4, 1, 1],
@@ -182,9 +182,15 @@ test('degradation inputSkip: the x4 average-pooled input plus the head, through 
       plain.namedParameters().map(([k, t]) => [k, t.shape]),
     );
     noGrad(() => {
-      skip.loadStateDict(plain.stateDict());
       const hr = tidy(() => randn([2, 3, 64, 64]).mul(0.3).tanh());
       const z = randn([2, 64]);
+      // Freshly built, the residual head's last conv is zero: the output is the pooled input.
+      const fresh = skip.forward(hr, z);
+      const pooled = F.avgPool2d(hr, 4);
+      assertClose(fresh, pooled.toFloat32Array(), { rtol: 1e-5, atol: 1e-6 });
+      fresh.dispose();
+      pooled.dispose();
+      skip.loadStateDict(plain.stateDict());
       const a = plain.forward(hr, z);
       const b = skip.forward(hr, z);
       // Same head: b = tanh(atanh(b0) + atanh(pool)) where b0 = tanh(head) = a.
