@@ -13,6 +13,8 @@ import {
   type Batch,
 } from '../src/train/scgan.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
+import { degradationAnchor } from '../src/train/losses.js';
+import { F, fromTypedArray } from '../src/tensor/index.js';
 import { TINY } from './helpers/tiny.js';
 
 function batch(seed: number): Batch {
@@ -108,6 +110,20 @@ test("betaR weighs R's adversarial terms only: the discriminators and DF update 
   assert.ok(changed(plain.snap.R!, low.snap.R!), 'betaR = 0 left R as with beta');
   assert.equal(low.losses.DF, plain.losses.DF);
   assert.notEqual(low.losses.R, plain.losses.R);
+});
+
+test('degradationAnchor: pool 2 ignores a pattern finer than the 8x8 content, pool 1 does not', () => {
+  manualSeed(6);
+  const hr = tidy(() => randn([1, 3, 64, 64]).tanh());
+  // A +/-0.1 checkerboard: every 2x2 block averages to 0.
+  const cb = new Float32Array(3 * 16 * 16).map((_, i) => (((i % 16) + Math.floor(i / 16)) % 2 ? 0.1 : -0.1));
+  const pattern = fromTypedArray(cb, [1, 3, 16, 16]);
+  const lrSyn = tidy(() => F.avgPool2d(hr, 4).add(pattern));
+  const coarse = degradationAnchor(lrSyn, hr, 2);
+  const fine = degradationAnchor(lrSyn, hr);
+  assert.ok(coarse.item() < 1e-6, `pool 2: ${coarse.item()}`);
+  assert.ok(Math.abs(fine.item() - 0.1) < 1e-5, `pool 1: ${fine.item()}`);
+  for (const t of [hr, pattern, lrSyn, coarse, fine]) t.dispose();
 });
 
 test('degrader warm-up trains DF and DB on their L1 terms only: R (weights and BN statistics) and the discriminators stay', () => {

@@ -20,3 +20,12 @@ export function l1(a: Tensor, b: Tensor): Tensor {
 export function heatmapLoss(srHeatmaps: Tensor, hrHeatmaps: Tensor): Tensor {
   return F.mseLoss(srHeatmaps, hrHeatmaps);
 }
+
+/**
+ * DF's L1 anchor: lr_syn against the x4 average pool of hr (method.md), both average-pooled further
+ * by `pool` when it is above 1 (LossWeights.dfAnchorPool), which anchors only the coarser content.
+ */
+export function degradationAnchor(lrSyn: Tensor, hr: Tensor, pool = 1): Tensor {
+  if (pool === 1) return l1(lrSyn, F.avgPool2d(hr, 4));
+  return tidy(() => l1(F.avgPool2d(lrSyn, pool), F.avgPool2d(hr, 4 * pool)));
+}

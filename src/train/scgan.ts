@@ -12,7 +12,7 @@ import {
   type MethodNetworks,
 } from '../models/index.js';
 import { F, type Tensor, tidy, noGrad, randn } from '../tensor/index.js';
-import { hingeD, hingeG, l1, heatmapLoss } from './losses.js';
+import { hingeD, hingeG, l1, heatmapLoss, degradationAnchor } from './losses.js';
 
 /** Which networks and losses train: the evaluation's baselines and the full method. */
 export type TrainMode = 'pixel' | 'bulat18' | 'scgan' | 'full';
@@ -30,6 +30,12 @@ export interface LossWeights {
    * degraders' beta; absent: beta (method.md). Lower keeps R nearer its pixel fidelity.
    */
   betaR?: number;
+  /**
+   * [choice] DF's L1 anchor compares lr_syn and the x4-pooled HR after a further avg-pool by this
+   * factor (1, absent: method.md's full-resolution anchor). 2 anchors only the 8x8 content, so DF is
+   * free to add blur, noise and compression at 16x16 (docs/training.md).
+   */
+  dfAnchorPool?: number;
 }
 
 /** SCGAN's weights; lambda_hm per method.md section 3. */
@@ -185,7 +191,7 @@ export class SemiCycleTrainer {
       }
 
       // DF: match avgpool4(hr) and fool D_L1.
-      const dfL1 = l1(lrSyn, F.avgPool2d(hr, 4));
+      const dfL1 = degradationAnchor(lrSyn, hr, this.weights.dfAnchorPool);
       const dfAdv = hingeG(this.nets.DL1.forward(lrSyn));
       const dfLoss = dfL1.mul(alpha).add(dfAdv.mul(beta));
       this.update('DF', dfLoss);
@@ -239,7 +245,9 @@ export class SemiCycleTrainer {
     tidy(() => {
       const { hr, lr } = batch;
       const z = randn([hr.shape[0]!, this.noiseDim], { device: hr.device });
-      const dfLoss = l1(DF.forward(hr, z), F.avgPool2d(hr, 4)).mul(this.weights.alpha);
+      const dfLoss = degradationAnchor(DF.forward(hr, z), hr, this.weights.dfAnchorPool).mul(
+        this.weights.alpha,
+      );
       this.update('DF', dfLoss);
       losses.DF = dfLoss.item();
       if (this.optimizers.DB) {
