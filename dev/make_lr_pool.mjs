@@ -24,7 +24,7 @@ const { values: a } = parseArgs({
 if (!a.hr || !a.out) throw new Error('--hr and --out are required');
 const skip = new Set(a.exclude ? ev.readList(a.exclude).map((f) => path.basename(f)) : []);
 const all = ev.listImages(a.hr).filter((f) => !skip.has(path.basename(f)));
-// Every other file of a spread, so that the picked faces are spread over the set's identities.
+// An even spread over the (identity-sorted) file list, so the picked faces cover many identities.
 const picked = ev.spread(all, Number(a.count));
 const half = Math.floor(picked.length / 2);
 const deg = makeDegradation('realistic', { seed: Number(a.seed) });

@@ -162,13 +162,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (o.device && o.device !== 'cpu') ema.to({ device: o.device });
   ema.loadStateDict(networks.R.stateDict());
   ema.eval();
-  const floatBuffers = (m: Restoration) =>
-    m
-      .namedBuffers()
-      .filter(([, t]) => t.dtype === 'float32')
-      .map(([, t]) => t);
-  const emaBuffers = floatBuffers(ema);
-  const rBuffers = floatBuffers(networks.R);
 
   if (o.init && !(o.resume && existsSync(ckpt))) await initFrom(o.init, { ...networks, EMA: ema });
 
@@ -360,9 +353,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         networks.R.parameters(),
         Math.min(o.emaDecay ?? 0.999, (1 + step) / (10 + step)),
       );
-      // Buffers (batch-norm running statistics) are copied, as BasicSR's model_ema does: without this
-      // the average would run in eval mode with its initial statistics.
-      emaUpdate(emaBuffers, rBuffers, 0);
+      // The average's batch-norm statistics are not copied from R: they are computed for its own
+      // weights before each use (calibratedEma).
       if (!warming) for (const s of Object.values(schedulers)) s.step();
       step++;
       if (step % (o.logEvery ?? 10) === 0 || step === 1) {
@@ -417,9 +409,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 /**
  * Sets a network's batch-norm running statistics to their plain mean over the inputs (one train-mode
  * pass without gradients, momentum 1/i at the i-th batch: "precise BN"), then eval mode. The EMA copy
- * of R needs it: its weights are an average, so the statistics of the live R (which the EMA copies
+ * of R needs it: its weights are an average, so the statistics of the live R (which it used to copy
  * each step) do not match them, and the mismatch grows as R moves (measured: a full-method run's EMA
- * lost 0.8 dB PSNR to it, recovered by this; docs/training.md).
+ * lost 1.3 dB PSNR to it, recovered by this; docs/training.md).
  */
 export function recalibrateBatchNorm(
   net: Module & { forward(x: Tensor): Tensor },
