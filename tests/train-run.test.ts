@@ -11,6 +11,7 @@ import {
   rmSync,
   writeFileSync,
   mkdirSync,
+  symlinkSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,6 +99,25 @@ test('harvest outputs given as --lr resolve to their lr16 folders', async () => 
     path.join(root, 'lr', 'a', 'lr16'),
   ]);
   assert.deepEqual(await lowResolutionFolders(path.join(root, 'hr')), [path.join(root, 'hr')]);
+});
+
+test('--lr follows linked harvest folders and refuses a mix of harvest outputs and other folders', async () => {
+  const pool = path.join(root, 'pool');
+  mkdirSync(pool);
+  symlinkSync(path.join(root, 'lr', 'a'), path.join(pool, 'linked'));
+  mkdirSync(path.join(pool, 'own', 'lr16'), { recursive: true });
+  writeFileSync(path.join(pool, 'own', 'manifest.jsonl'), '');
+  assert.deepEqual(await lowResolutionFolders(pool), [
+    path.join(pool, 'linked', 'lr16'),
+    path.join(pool, 'own', 'lr16'),
+  ]);
+  mkdirSync(path.join(pool, 'loose'));
+  await assert.rejects(
+    lowResolutionFolders(pool),
+    (e: Error) =>
+      e.message.includes(pool) && /mixes harvest outputs/.test(e.message) && /: loose\./.test(e.message),
+  );
+  rmSync(pool, { recursive: true });
 });
 
 test('train --config: flags win, the hold-out is identity-disjoint, a model file is written, --init starts from it', async () => {

@@ -1,7 +1,7 @@
 // `facesr train`: the semi-cycle training loop with data, schedule, EMA, logs, samples, checkpoints,
 // resume, NaN/Inf stop and a clean Ctrl-C.
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ArgumentError, FacesrError } from '../core/errors.js';
 import { CosineAnnealingLR, emaUpdate } from '../optim/index.js';
@@ -190,6 +190,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       )
     : null;
   if (lrSet && lrSet.items.length === 0) throw new ArgumentError(`No images found in ${o.lr}`);
+  if (lrSet) {
+    const counts = lrFolders.map(
+      (d) => `${d} (${lrSet.items.filter((it) => it.file.startsWith(d + path.sep)).length})`,
+    );
+    console.error(`facesr train: ${lrSet.items.length} LR faces from ${counts.join(', ')}`);
+  }
   const perEpoch = Math.max(1, Math.floor(hrSet.items.length / bs));
   const schedulers = Object.fromEntries(
     Object.entries(trainer.optimizers).map(([k, opt]) => [
@@ -471,15 +477,31 @@ export async function lowResolutionFolders(dir: string): Promise<string[]> {
   if (harvested(dir)) return [path.join(dir, 'lr16')];
   let subs: string[] = [];
   try {
-    subs = (await readdir(dir, { withFileTypes: true }))
-      .filter((e) => e.isDirectory())
-      .map((e) => path.join(dir, e.name))
+    // statSync follows symbolic links: a linked harvest folder counts like a real one (a Dirent's
+    // isDirectory() is false for a link, which once dropped two of four linked sets without a word).
+    subs = (await readdir(dir))
+      .map((name) => path.join(dir, name))
+      .filter((d) => {
+        try {
+          return statSync(d).isDirectory();
+        } catch {
+          return false;
+        }
+      })
       .sort();
   } catch (err) {
     throw new ArgumentError(`Cannot read the LR folder ${dir}: ${(err as Error).message}`);
   }
   const found = subs.filter(harvested);
-  return found.length > 0 ? found.map((d) => path.join(d, 'lr16')) : [dir];
+  if (found.length === 0) return [dir];
+  const skipped = subs.filter((d) => !harvested(d));
+  if (skipped.length > 0)
+    throw new ArgumentError(
+      `The LR folder ${dir} mixes harvest outputs (a manifest.jsonl and lr16/) with other folders: ${skipped
+        .map((d) => path.basename(d))
+        .join(', ')}. Give one kind, or move those folders out`,
+    );
+  return found.map((d) => path.join(d, 'lr16'));
 }
 
 /** Loads every module found in a training checkpoint (keys `net.<name>.*`); others keep their init. */
