@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { FanConfig } from '../src/models/index.js';
-import { trainFan, nme, loadFanData } from '../src/train/fan.js';
+import { trainFan, nme, loadFanData, evaluateFanFile } from '../src/train/fan.js';
 import { readSafetensors } from '../src/io/index.js';
 
 // A tiny FAN with the real topology (2 stacks: intermediate supervision) and 68 points.
@@ -166,13 +166,29 @@ test('resume gives the same losses as no interruption; the end writes weights an
     );
     assert.ok(existsSync(path.join(a, 'fan.safetensors')));
     const m = JSON.parse(readFileSync(path.join(a, 'fan_metrics.json'), 'utf8')) as {
-      nme_percent: { test_hr: number; test_x4up: number; holdout_hr: number; holdout_faces: number };
+      nme_percent: {
+        test_hr: number;
+        test_x4up: number;
+        holdout_hr: number;
+        holdout_faces: number;
+        taylor: { test_hr: number; holdout_x4up: number };
+      };
       steps: number;
     };
     assert.equal(m.steps, 6);
-    for (const v of [m.nme_percent.test_hr, m.nme_percent.test_x4up, m.nme_percent.holdout_hr])
+    const p = m.nme_percent;
+    for (const v of [p.test_hr, p.test_x4up, p.holdout_hr, p.taylor.test_hr, p.taylor.holdout_x4up])
       assert.ok(Number.isFinite(v) && v > 0, `NME ${v}`);
-    assert.ok(m.nme_percent.holdout_faces > 0);
+    assert.notEqual(p.taylor.test_hr, p.test_hr);
+    assert.ok(p.holdout_faces > 0);
+    // --evaluate on the written weights gives the end-of-training numbers (same splits and weights).
+    const again = await evaluateFanFile(path.join(a, 'fan.safetensors'), dataRoot, { holdout: 0.2, seed: 5 });
+    assert.ok(Math.abs(again.test_hr - p.test_hr) < 1e-9, `${again.test_hr} vs ${p.test_hr}`);
+    assert.ok(Math.abs(again.taylor.holdout_x4up! - p.taylor.holdout_x4up) < 1e-9);
+    await assert.rejects(
+      evaluateFanFile(path.join(a, 'nope.safetensors'), dataRoot),
+      /--evaluate: no such file .*nope/,
+    );
   } finally {
     rmSync(a, { recursive: true, force: true });
     rmSync(b, { recursive: true, force: true });

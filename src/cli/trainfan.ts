@@ -26,7 +26,13 @@ reduced x4 then bicubic up-sampled, for the given test split and an identity-dis
   --checkpoint-every N  checkpoint every N steps (default 500)
   --init FILE         start from these FAN weights (e.g. an earlier run's fan.safetensors) with a
                       fresh optimizer and schedule (use a lower --lr0 to fine-tune)
-  --resume            continue the run in --out from its checkpoint`;
+  --resume            continue the run in --out from its checkpoint
+  --evaluate FILE     no training: report the NMEs of these FAN weights on --data (same splits and
+                      --holdout/--seed as training), as JSON on stdout; --out is not needed
+
+NMEs are given for two decodings of the heatmaps: the argmax plus a quarter-cell shift
+(method.md, FAN's) and 'taylor' (DARK's Newton step on the log-heatmap, exact for a Gaussian peak;
+at 16x16 heatmaps it is the more precise).`;
 
 export async function trainFanCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -46,6 +52,7 @@ export async function trainFanCommand(args: string[]): Promise<number> {
       'checkpoint-every': { type: 'string' },
       resume: { type: 'boolean' },
       init: { type: 'string' },
+      evaluate: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -54,6 +61,16 @@ export async function trainFanCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (!values.data) throw new FacesrError('Missing --data DIR (landmark set root, e.g. landmarks/ytf)');
+  if (values.evaluate !== undefined) {
+    const { evaluateFanFile } = await import('../train/fan.js');
+    const m = await evaluateFanFile(values.evaluate, values.data, {
+      holdout: numOption(values.holdout, '--holdout', 0.15, 0.9),
+      seed: values.seed === undefined ? 2020 : intOption(values.seed, '--seed', 2020),
+      device: deviceOption(values.device) as 'cpu',
+    });
+    console.log(JSON.stringify({ fan: values.evaluate, data: values.data, nme_percent: m }, null, 2));
+    return 0;
+  }
   if (!values.out) throw new FacesrError('Missing --out DIR (the run folder)');
   const presetName = presetOption(values.preset);
   const device = deviceOption(values.device);
@@ -81,6 +98,10 @@ export async function trainFanCommand(args: string[]): Promise<number> {
         ? `\nNME % (outer eye corners): test HR ${m.test_hr.toFixed(2)}, test x4-up ${m.test_x4up.toFixed(2)} (${m.test_faces} faces)` +
           (m.holdout_hr !== null
             ? `; identity-disjoint hold-out HR ${m.holdout_hr.toFixed(2)}, x4-up ${m.holdout_x4up!.toFixed(2)} (${m.holdout_faces} faces)`
+            : '') +
+          `\nwith the taylor decoding: test HR ${m.taylor.test_hr.toFixed(2)}, test x4-up ${m.taylor.test_x4up.toFixed(2)}` +
+          (m.taylor.holdout_hr !== null
+            ? `; hold-out HR ${m.taylor.holdout_hr.toFixed(2)}, x4-up ${m.taylor.holdout_x4up!.toFixed(2)}`
             : '') +
           `\nwrote ${path.join(values.out, 'fan.safetensors')} and ${path.join(values.out, 'fan_metrics.json')}`
         : ''),

@@ -170,11 +170,22 @@ export function landmarkHeatmaps(landmarks: Float32Array, n: number, numLandmark
   });
 }
 
+/** How heatmaps decode to coordinates (decodeHeatmaps). */
+export type HeatmapDecoding = 'quarter' | 'taylor';
+export const HEATMAP_DECODINGS: readonly HeatmapDecoding[] = ['quarter', 'taylor'];
+
 /**
- * Landmarks from heatmaps [N, L, h, w]: the argmax cell, moved a quarter cell toward the larger
- * neighbour on each axis (FAN's refinement), mapped back to input pixels. Returns [N*L*2] (x, y).
+ * Landmarks from heatmaps [N, L, h, w], mapped back to input pixels; returns [N*L*2] (x, y).
+ * - 'quarter' (method.md, FAN's): the argmax cell, moved a quarter cell toward the larger neighbour on
+ *   each axis. At 16x16 heatmaps of a 64x64 face a quarter cell is a whole input pixel.
+ * - 'taylor' (DARK, Zhang et al., CVPR 2020): the argmax cell plus the Newton step of the log-heatmap's
+ *   second-order Taylor expansion there (finite differences over the 3x3 neighbourhood), clamped to
+ *   one cell; exact for a Gaussian peak. Falls back to 'quarter' on an edge cell or a neighbourhood
+ *   that is not a maximum (non-positive values, Hessian not negative definite).
  */
-export function decodeHeatmaps(heatmaps: Tensor, stride: number): Float32Array {
+export function decodeHeatmaps(heatmaps: Tensor, stride: number, decoding: HeatmapDecoding = 'quarter'): Float32Array {
+  if (!HEATMAP_DECODINGS.includes(decoding))
+    throw new ArgumentError(`Unknown heatmap decoding '${String(decoding)}'. Decodings: ${HEATMAP_DECODINGS.join(', ')}`);
   const [n, l, h, w] = heatmaps.shape as [number, number, number, number];
   const hm = heatmaps.detach().to({ dtype: 'float32', device: 'cpu' });
   const v = hm.contiguous();
@@ -190,8 +201,32 @@ export function decodeHeatmaps(heatmaps: Tensor, stride: number): Float32Array {
     const x = best % w;
     let fx = x;
     let fy = y;
-    if (x > 0 && x < w - 1) fx += 0.25 * Math.sign(data[base + best + 1]! - data[base + best - 1]!);
-    if (y > 0 && y < h - 1) fy += 0.25 * Math.sign(data[base + best + w]! - data[base + best - w]!);
+    const at = (yy: number, xx: number) => data[base + yy * w + xx]!;
+    let refined = false;
+    if (decoding === 'taylor' && x > 0 && x < w - 1 && y > 0 && y < h - 1) {
+      let positive = true;
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (!(at(y + dy, x + dx) > 0)) positive = false;
+      if (positive) {
+        const L = (dy: number, dx: number) => Math.log(at(y + dy, x + dx));
+        const gx = 0.5 * (L(0, 1) - L(0, -1));
+        const gy = 0.5 * (L(1, 0) - L(-1, 0));
+        const hxx = L(0, 1) - 2 * L(0, 0) + L(0, -1);
+        const hyy = L(1, 0) - 2 * L(0, 0) + L(-1, 0);
+        const hxy = 0.25 * (L(1, 1) - L(1, -1) - L(-1, 1) + L(-1, -1));
+        const det = hxx * hyy - hxy * hxy;
+        if (hxx < 0 && det > 1e-12) {
+          const ox = -(hyy * gx - hxy * gy) / det;
+          const oy = -(hxx * gy - hxy * gx) / det;
+          fx += Math.max(-1, Math.min(1, ox));
+          fy += Math.max(-1, Math.min(1, oy));
+          refined = true;
+        }
+      }
+    }
+    if (!refined) {
+      if (x > 0 && x < w - 1) fx += 0.25 * Math.sign(at(y, x + 1) - at(y, x - 1));
+      if (y > 0 && y < h - 1) fy += 0.25 * Math.sign(at(y + 1, x) - at(y - 1, x));
+    }
     out[k * 2] = (fx + 0.5) * stride - 0.5;
     out[k * 2 + 1] = (fy + 0.5) * stride - 0.5;
   }

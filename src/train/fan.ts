@@ -103,6 +103,8 @@ export interface FanMetrics {
   holdout_hr: number | null;
   holdout_x4up: number | null;
   holdout_faces: number;
+  /** The same four NMEs with the 'taylor' decoding (DARK) instead of method.md's quarter-pixel one. */
+  taylor: { test_hr: number; test_x4up: number; holdout_hr: number | null; holdout_x4up: number | null };
 }
 
 export interface TrainFanResult {
@@ -187,8 +189,8 @@ export async function evaluateFan(
   fan: FAN,
   items: readonly FaceItem[],
   o: { degrade?: 'none' | 'x4up'; batchSize?: number; device?: Device } = {},
-): Promise<{ nme: number; faces: number }> {
-  if (items.length === 0) return { nme: NaN, faces: 0 };
+): Promise<{ nme: number; nmeTaylor: number; faces: number }> {
+  if (items.length === 0) return { nme: NaN, nmeTaylor: NaN, faces: 0 };
   const wasTraining = fan.training;
   fan.eval();
   const s = fan.config.inputSize;
@@ -200,6 +202,7 @@ export async function evaluateFan(
     device: o.device,
   });
   const preds: Float32Array[] = [];
+  const predsTaylor: Float32Array[] = [];
   const truths: Float32Array[] = [];
   let n = 0;
   try {
@@ -212,7 +215,8 @@ export async function evaluateFan(
         if (x !== b.images) x.dispose();
         return last;
       });
-      preds.push(decodeHeatmaps(hm, fan.stride));
+      preds.push(decodeHeatmaps(hm, fan.stride, 'quarter'));
+      predsTaylor.push(decodeHeatmaps(hm, fan.stride, 'taylor'));
       hm.dispose();
       truths.push(b.landmarks!.toFloat32Array());
       n += b.indices.length;
@@ -221,7 +225,9 @@ export async function evaluateFan(
   } finally {
     fan.train(wasTraining);
   }
-  return { nme: nme(concat(preds), concat(truths), n, fan.config.landmarks), faces: n };
+  const truth = concat(truths);
+  const L = fan.config.landmarks;
+  return { nme: nme(concat(preds), truth, n, L), nmeTaylor: nme(concat(predsTaylor), truth, n, L), faces: n };
 }
 
 function concat(parts: Float32Array[]): Float32Array {
@@ -297,6 +303,61 @@ export function fanLoss(fan: FAN, x: Tensor, landmarks: Float32Array, sigma = 2)
     for (let i = 1; i < outs.length; i++) loss = loss.add(F.mseLoss(outs[i]!, target));
     return loss;
   });
+}
+
+/** The four NMEs of FanMetrics (test and hold-out, HR and x4-up), with both decodings. */
+export async function fanMetrics(fan: FAN, data: FanData, device?: Device): Promise<FanMetrics> {
+  const ev = { device };
+  const hr = await evaluateFan(fan, data.test, ev);
+  const up = await evaluateFan(fan, data.test, { ...ev, degrade: 'x4up' });
+  const hhr = data.holdout.length ? await evaluateFan(fan, data.holdout, ev) : null;
+  const hup = data.holdout.length ? await evaluateFan(fan, data.holdout, { ...ev, degrade: 'x4up' }) : null;
+  return {
+    test_hr: hr.nme,
+    test_x4up: up.nme,
+    test_faces: hr.faces,
+    holdout_hr: hhr?.nme ?? null,
+    holdout_x4up: hup?.nme ?? null,
+    holdout_faces: hhr?.faces ?? 0,
+    taylor: {
+      test_hr: hr.nmeTaylor,
+      test_x4up: up.nmeTaylor,
+      holdout_hr: hhr?.nmeTaylor ?? null,
+      holdout_x4up: hup?.nmeTaylor ?? null,
+    },
+  };
+}
+
+/**
+ * The NMEs (FanMetrics) of FAN weights in a file on a landmark set (splits as trainFan makes them
+ * with this holdout and seed). The architecture comes from the file's metadata ('facesr train-fan'
+ * writes it), else the cpu preset's FAN.
+ */
+export async function evaluateFanFile(
+  file: string,
+  dataRoot: string,
+  o: { holdout?: number; seed?: number; device?: Device } = {},
+): Promise<FanMetrics> {
+  if (!existsSync(file)) throw new ArgumentError(`--evaluate: no such file ${file}`);
+  const { tensors, metadata } = await readSafetensors(file);
+  let cfg: FanConfig = preset('cpu').FAN as FanConfig;
+  try {
+    const meta = JSON.parse(metadata.facesr ?? 'null') as { model?: string; config?: FanConfig } | null;
+    if (meta?.model === 'fan' && meta.config) cfg = meta.config;
+  } catch {
+    // no readable metadata: the cpu preset's FAN
+  }
+  const fan = buildModel(cfg) as FAN;
+  try {
+    fan.loadStateDict(tensors);
+  } catch (err) {
+    throw new FacesrError(`${file}: not a FAN (${(err as Error).message})`);
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  if (o.device && o.device !== 'cpu') fan.to({ device: o.device });
+  const data = await loadFanData(dataRoot, o.holdout ?? 0.15, o.seed ?? 2020);
+  return fanMetrics(fan, data, o.device);
 }
 
 /** Trains the FAN; resumable from `<out>/checkpoint.safetensors` with resume. */
@@ -454,19 +515,7 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
       facesr: JSON.stringify({ model: 'fan', config: fan.config, steps: step }),
     });
   if (stopped === 'done' && o.evaluate !== false) {
-    const ev = { device: o.device };
-    const hr = await evaluateFan(fan, data.test, ev);
-    const up = await evaluateFan(fan, data.test, { ...ev, degrade: 'x4up' });
-    const hhr = data.holdout.length ? await evaluateFan(fan, data.holdout, ev) : null;
-    const hup = data.holdout.length ? await evaluateFan(fan, data.holdout, { ...ev, degrade: 'x4up' }) : null;
-    metrics = {
-      test_hr: hr.nme,
-      test_x4up: up.nme,
-      test_faces: hr.faces,
-      holdout_hr: hhr?.nme ?? null,
-      holdout_x4up: hup?.nme ?? null,
-      holdout_faces: hhr?.faces ?? 0,
-    };
+    metrics = await fanMetrics(fan, data, o.device);
     const cpus = os.cpus();
     await writeFile(
       path.join(o.out, 'fan_metrics.json'),
@@ -479,6 +528,8 @@ export async function trainFan(o: TrainFanOptions): Promise<TrainFanResult> {
             x4up: 'x4 bicubic (antialiased) reduction of the 64x64 face, then bicubic up-sampling to 64',
             normalisation:
               'mean point error / distance between points 36 and 45 (outer eye corners), mean over faces',
+            decoding:
+              "argmax plus a quarter-cell shift toward the larger neighbour (method.md); 'taylor': DARK's Newton step on the log-heatmap",
           },
           steps: step,
           batch_size: bs,
