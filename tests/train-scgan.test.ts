@@ -112,6 +112,32 @@ test("betaR weighs R's adversarial terms only: the discriminators and DF update 
   assert.notEqual(low.losses.R, plain.losses.R);
 });
 
+test("betaDF weighs DF's adversarial term only: in one iteration no other network moves differently", () => {
+  const run = (weights: { betaDF?: number }) => {
+    manualSeed(0);
+    const nets = buildNetworks(TINY);
+    const t = new SemiCycleTrainer(nets, { mode: 'scgan', weights });
+    const b = batch(4);
+    manualSeed(5);
+    const losses = t.step(b);
+    const snap = Object.fromEntries(NETWORK_NAMES.map((n) => [n, snapshot(nets[n])]));
+    for (const n of NETWORK_NAMES) nets[n].dispose();
+    b.hr.dispose();
+    b.lr.dispose();
+    return { losses, snap };
+  };
+  const plain = run({});
+  const same = run({ betaDF: 0.05 });
+  const high = run({ betaDF: 0.5 });
+  for (const n of NETWORK_NAMES)
+    assert.ok(!changed(plain.snap[n]!, same.snap[n]!), `betaDF = beta changed ${n}`);
+  for (const n of ['R', 'DB', 'DL1', 'DH1', 'DL2', 'DH2'] as const)
+    assert.ok(!changed(plain.snap[n]!, high.snap[n]!), `betaDF changed ${n}`);
+  assert.ok(changed(plain.snap.DF!, high.snap.DF!), 'betaDF = 0.5 left DF as with beta');
+  assert.notEqual(high.losses.DF, plain.losses.DF);
+  assert.equal(high.losses.R, plain.losses.R);
+});
+
 test('degradationAnchor: pool 2 ignores a pattern finer than the 8x8 content, pool 1 does not', () => {
   manualSeed(6);
   const hr = tidy(() => randn([1, 3, 64, 64]).tanh());

@@ -31,6 +31,11 @@ export interface LossWeights {
    */
   betaR?: number;
   /**
+   * [choice] DF's adversarial weight (D_L1) when it should differ from beta; absent: beta (method.md).
+   * Higher lets DF leave the plain reduction its L1 anchor holds it to (docs/training.md).
+   */
+  betaDF?: number;
+  /**
    * [choice] DF's L1 anchor compares lr_syn and the x4-pooled HR after a further avg-pool by this
    * factor (1, absent: method.md's full-resolution anchor). 2 anchors only the 8x8 content, so DF is
    * free to add blur, noise and compression at 16x16 (docs/training.md).
@@ -193,7 +198,7 @@ export class SemiCycleTrainer {
       // DF: match avgpool4(hr) and fool D_L1.
       const dfL1 = degradationAnchor(lrSyn, hr, this.weights.dfAnchorPool);
       const dfAdv = hingeG(this.nets.DL1.forward(lrSyn));
-      const dfLoss = dfL1.mul(alpha).add(dfAdv.mul(beta));
+      const dfLoss = dfL1.mul(alpha).add(dfAdv.mul(this.weights.betaDF ?? beta));
       this.update('DF', dfLoss);
       losses.DF = dfLoss.item();
 
