@@ -21,11 +21,16 @@ if (!out || !values.list || !values.real || ckpts.length === 0) {
   process.exit(2);
 }
 const first = async (set, size) => {
-  for await (const b of new DataLoader(set, { batchSize: 8, size, range: '-1,1', numWorkers: 1 })) return b.images;
+  for await (const b of new DataLoader(set, { batchSize: 8, size, range: '-1,1', numWorkers: 1 }))
+    return b.images;
   throw new Error('no images');
 };
 // Every 50th held-out face, and every 50th real LR face: spread over the sets, fixed.
-const files = readFileSync(values.list, 'utf8').trim().split('\n').filter((_, i) => i % 50 === 0).slice(0, 8);
+const files = readFileSync(values.list, 'utf8')
+  .trim()
+  .split('\n')
+  .filter((_, i) => i % 50 === 0)
+  .slice(0, 8);
 const hr = await first(new ImageFolderDataset(files.map((file) => ({ file }))), 64);
 const real = await ImageFolderDataset.fromFolder(values.real);
 const lr = await first(new ImageFolderDataset(real.items.filter((_, i) => i % 50 === 0).slice(0, 8)), 16);
@@ -34,7 +39,9 @@ for (const c of ckpts) {
   const { tensors, metadata } = await readSafetensors(c);
   const meta = JSON.parse(metadata.facesr);
   const df = buildModel(meta.extra.networks.DF);
-  df.loadStateDict(new Map([...tensors].filter(([k]) => k.startsWith('net.DF.')).map(([k, t]) => [k.slice(7), t])));
+  df.loadStateDict(
+    new Map([...tensors].filter(([k]) => k.startsWith('net.DF.')).map(([k, t]) => [k.slice(7), t])),
+  );
   df.eval();
   manualSeed(1);
   cols.push(inferenceMode(() => df.forward(hr, randn([hr.shape[0], df.config.noiseDim]))));
@@ -42,7 +49,15 @@ for (const c of ckpts) {
 cols.push(lr);
 const n = Math.min(...cols.map((t) => t.shape[0]));
 const up = cols.map((t) => F.interpolate(t, { size: [64, 64], mode: 'nearest' }));
-const grid = cat(up.map((t) => cat([...Array(n).keys()].map((i) => t.narrow(0, i, 1)), 2)), 3);
+const grid = cat(
+  up.map((t) =>
+    cat(
+      [...Array(n).keys()].map((i) => t.narrow(0, i, 1)),
+      2,
+    ),
+  ),
+  3,
+);
 const g = grid.add(1).mul(127.5).clamp(0, 255).round().squeeze(0).permute([1, 2, 0]).contiguous();
 const [H, W] = g.shape;
 await sharp(Buffer.from(Uint8Array.from(g.toFloat32Array())), { raw: { width: W, height: H, channels: 3 } })
