@@ -90,6 +90,29 @@ test('a config with an unknown key is refused, naming the key and the file', () 
   assert.throws(() => readTrainConfig(f), /expected a JSON object/);
 });
 
+test("a config's weights are checked: unknown keys and bad values are refused, naming them", () => {
+  const f = path.join(root, 'weights.json');
+  writeFileSync(
+    f,
+    JSON.stringify({ mode: 'full', weights: { betaR: 0.0125, betaDF: 0.3, dfAnchorPool: 2 } }),
+  );
+  assert.deepEqual(readTrainConfig(f).weights, { betaR: 0.0125, betaDF: 0.3, dfAnchorPool: 2 });
+  writeFileSync(f, JSON.stringify({ weights: { betaDf: 0.3 } }));
+  assert.throws(
+    () => readTrainConfig(f),
+    /unknown key 'weights.betaDf'; known: alpha, beta, theta, gamma, lambdaHm, betaR, betaDF, dfAnchorPool/,
+  );
+  writeFileSync(f, JSON.stringify({ weights: { beta: -1 } }));
+  assert.throws(() => readTrainConfig(f), /'weights.beta' must be a number >= 0, received -1/);
+  writeFileSync(f, JSON.stringify({ weights: { dfAnchorPool: 1.5 } }));
+  assert.throws(() => readTrainConfig(f), /'weights.dfAnchorPool' must be an integer >= 1, received 1.5/);
+  writeFileSync(f, JSON.stringify({ weights: [1] }));
+  assert.throws(() => readTrainConfig(f), /'weights' must be an object/);
+  // every shipped config passes
+  for (const c of readdirSync('configs').filter((n) => n.endsWith('.json')))
+    assert.doesNotThrow(() => readTrainConfig(path.join('configs', c)), c);
+});
+
 test('harvest outputs given as --lr resolve to their lr16 folders', async () => {
   assert.deepEqual(await lowResolutionFolders(path.join(root, 'lr')), [
     path.join(root, 'lr', 'a', 'lr16'),

@@ -42,7 +42,11 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
   --config FILE       JSON defaults for these options (configs/ has one per mode and preset); flags
                       given on the command line win. Keys: mode, preset, networks, steps, batch,
                       lr0, lambdaHm, weights, cosineEpochs, etaMin, emaDecay, seed, holdout, degrade,
-                      warmupDegraders, warmupLr, sampleEvery, checkpointEvery`;
+                      warmupDegraders, warmupLr, sampleEvery, checkpointEvery. "weights" holds
+                      alpha, beta, theta, gamma (method.md: 1, 0.05, 1, 0.05), lambdaHm, and the
+                      project's options betaR (R's adversarial weight), betaDF (DF's adversarial
+                      weight) and dfAnchorPool (DF's L1 after a further avg-pool by this factor);
+                      absent, each is as in method.md (docs/training.md)`;
 
 /** Keys a --config file may hold. */
 const CONFIG_KEYS = [
@@ -83,8 +87,39 @@ export function readTrainConfig(file: string): TrainConfigFile {
     throw new FacesrError(
       `--config ${file}: unknown key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; known: ${CONFIG_KEYS.join(', ')}`,
     );
+  const w = (j as { weights?: unknown }).weights;
+  if (w !== undefined) {
+    if (typeof w !== 'object' || w === null || Array.isArray(w))
+      throw new FacesrError(`--config ${file}: 'weights' must be an object like {"alpha": 1, "beta": 0.05}`);
+    for (const [k, v] of Object.entries(w)) {
+      if (!(WEIGHT_KEYS as readonly string[]).includes(k))
+        throw new FacesrError(
+          `--config ${file}: unknown key 'weights.${k}'; known: ${WEIGHT_KEYS.join(', ')}`,
+        );
+      const ok =
+        k === 'dfAnchorPool'
+          ? typeof v === 'number' && Number.isInteger(v) && v >= 1
+          : typeof v === 'number' && Number.isFinite(v) && v >= 0;
+      if (!ok)
+        throw new FacesrError(
+          `--config ${file}: 'weights.${k}' must be ${k === 'dfAnchorPool' ? 'an integer >= 1' : 'a number >= 0'}, received ${JSON.stringify(v)}`,
+        );
+    }
+  }
   return j as TrainConfigFile;
 }
+
+/** Keys of a config's "weights" (LossWeights). */
+const WEIGHT_KEYS = [
+  'alpha',
+  'beta',
+  'theta',
+  'gamma',
+  'lambdaHm',
+  'betaR',
+  'betaDF',
+  'dfAnchorPool',
+] as const;
 
 /** A config value as the string its flag would have carried (numbers are checked by the same parsers). */
 function str(v: unknown, key: string, file: string): string | undefined {
@@ -163,8 +198,6 @@ export async function trainCommand(args: string[]): Promise<number> {
       ? { emaDecay: numOption(str(cf.emaDecay, 'emaDecay', cfile), 'emaDecay', 0.999, 1) }
       : {}),
   };
-  if (cf.weights !== undefined && (typeof cf.weights !== 'object' || cf.weights === null))
-    throw new FacesrError(`--config ${cfile}: 'weights' must be an object like {"alpha": 1, "beta": 0.05}`);
   if (!values.hr) throw new FacesrError('Missing --hr DIR (high-resolution faces)');
   if (!values.out) throw new FacesrError('Missing --out DIR (the run folder)');
   const mode = (values.mode ?? 'full') as TrainMode;
