@@ -11,6 +11,7 @@ import {
   NETWORK_NAMES,
   type NetworkName,
   type Batch,
+  type LossWeights,
 } from '../src/train/scgan.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/train/checkpoint.js';
 import { degradationAnchor } from '../src/train/losses.js';
@@ -86,23 +87,25 @@ test('modes train only their networks; scgan has no heatmap term', () => {
   );
 });
 
+/** One SCGAN iteration of tiny networks from fixed seeds with these weights: losses and parameters after. */
+function oneStep(weights: Partial<LossWeights>) {
+  manualSeed(0);
+  const nets = buildNetworks(TINY);
+  const t = new SemiCycleTrainer(nets, { mode: 'scgan', weights });
+  const b = batch(4);
+  manualSeed(5);
+  const losses = t.step(b);
+  const snap = Object.fromEntries(NETWORK_NAMES.map((n) => [n, snapshot(nets[n])]));
+  for (const n of NETWORK_NAMES) nets[n].dispose();
+  b.hr.dispose();
+  b.lr.dispose();
+  return { losses, snap };
+}
+
 test("betaR weighs R's adversarial terms only: the discriminators and DF update as with beta", () => {
-  const run = (weights: { betaR?: number }) => {
-    manualSeed(0);
-    const nets = buildNetworks(TINY);
-    const t = new SemiCycleTrainer(nets, { mode: 'scgan', weights });
-    const b = batch(4);
-    manualSeed(5);
-    const losses = t.step(b);
-    const snap = Object.fromEntries(NETWORK_NAMES.map((n) => [n, snapshot(nets[n])]));
-    for (const n of NETWORK_NAMES) nets[n].dispose();
-    b.hr.dispose();
-    b.lr.dispose();
-    return { losses, snap };
-  };
-  const plain = run({});
-  const same = run({ betaR: 0.05 });
-  const low = run({ betaR: 0 });
+  const plain = oneStep({});
+  const same = oneStep({ betaR: 0.05 });
+  const low = oneStep({ betaR: 0 });
   for (const n of NETWORK_NAMES)
     assert.ok(!changed(plain.snap[n]!, same.snap[n]!), `betaR = beta changed ${n}`);
   for (const n of ['DL1', 'DH1', 'DL2', 'DH2', 'DF'] as const)
@@ -113,22 +116,9 @@ test("betaR weighs R's adversarial terms only: the discriminators and DF update 
 });
 
 test("betaDF weighs DF's adversarial term only: in one iteration no other network moves differently", () => {
-  const run = (weights: { betaDF?: number }) => {
-    manualSeed(0);
-    const nets = buildNetworks(TINY);
-    const t = new SemiCycleTrainer(nets, { mode: 'scgan', weights });
-    const b = batch(4);
-    manualSeed(5);
-    const losses = t.step(b);
-    const snap = Object.fromEntries(NETWORK_NAMES.map((n) => [n, snapshot(nets[n])]));
-    for (const n of NETWORK_NAMES) nets[n].dispose();
-    b.hr.dispose();
-    b.lr.dispose();
-    return { losses, snap };
-  };
-  const plain = run({});
-  const same = run({ betaDF: 0.05 });
-  const high = run({ betaDF: 0.5 });
+  const plain = oneStep({});
+  const same = oneStep({ betaDF: 0.05 });
+  const high = oneStep({ betaDF: 0.5 });
   for (const n of NETWORK_NAMES)
     assert.ok(!changed(plain.snap[n]!, same.snap[n]!), `betaDF = beta changed ${n}`);
   for (const n of ['R', 'DB', 'DL1', 'DH1', 'DL2', 'DH2'] as const)
