@@ -329,9 +329,35 @@ export async function fanMetrics(fan: FAN, data: FanData, device?: Device): Prom
 }
 
 /**
+ * FAN weights from a file: the architecture comes from the file's metadata ('facesr train-fan'
+ * writes it), else `fallback` (a preset's FAN). Throws naming the file when the weights do not fit.
+ */
+export async function loadFanFile(file: string, fallback: FanConfig): Promise<FAN> {
+  const { tensors, metadata } = await readSafetensors(file);
+  let cfg = fallback;
+  try {
+    const meta = JSON.parse(metadata.facesr ?? 'null') as { model?: string; config?: FanConfig } | null;
+    if (meta?.model === 'fan' && meta.config) cfg = meta.config;
+  } catch {
+    // no readable metadata: the fallback architecture
+  }
+  const fan = buildModel(cfg) as FAN;
+  try {
+    fan.loadStateDict(tensors);
+  } catch (err) {
+    fan.dispose();
+    throw new FacesrError(
+      `${file}: not a FAN of this preset and no FAN architecture in its metadata: ${(err as Error).message}`,
+    );
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  return fan;
+}
+
+/**
  * The NMEs (FanMetrics) of FAN weights in a file on a landmark set (splits as trainFan makes them
- * with this holdout and seed). The architecture comes from the file's metadata ('facesr train-fan'
- * writes it), else the cpu preset's FAN.
+ * with this holdout and seed); the architecture as loadFanFile finds it, else the cpu preset's.
  */
 export async function evaluateFanFile(
   file: string,
@@ -339,22 +365,7 @@ export async function evaluateFanFile(
   o: { holdout?: number; seed?: number; device?: Device } = {},
 ): Promise<FanMetrics> {
   if (!existsSync(file)) throw new ArgumentError(`--evaluate: no such file ${file}`);
-  const { tensors, metadata } = await readSafetensors(file);
-  let cfg: FanConfig = preset('cpu').FAN as FanConfig;
-  try {
-    const meta = JSON.parse(metadata.facesr ?? 'null') as { model?: string; config?: FanConfig } | null;
-    if (meta?.model === 'fan' && meta.config) cfg = meta.config;
-  } catch {
-    // no readable metadata: the cpu preset's FAN
-  }
-  const fan = buildModel(cfg) as FAN;
-  try {
-    fan.loadStateDict(tensors);
-  } catch (err) {
-    throw new FacesrError(`${file}: not a FAN (${(err as Error).message})`);
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
+  const fan = await loadFanFile(file, preset('cpu').FAN);
   if (o.device && o.device !== 'cpu') fan.to({ device: o.device });
   const data = await loadFanData(dataRoot, o.holdout ?? 0.15, o.seed ?? 2020);
   return fanMetrics(fan, data, o.device);

@@ -36,6 +36,7 @@ import { readSafetensors, writeFileAtomic } from '../io/index.js';
 import { BatchNorm2d, type Module } from '../nn/index.js';
 import { SemiCycleTrainer, buildNetworks, type TrainMode, type LossWeights } from './scgan.js';
 import { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { loadFanFile } from './fan.js';
 import { Progress, logJsonl, readHistory, stopOnSignal, writeSampleGrid, writeLossCurves } from './report.js';
 
 export interface TrainOptions {
@@ -123,30 +124,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       throw new ArgumentError(
         "Mode 'full' needs a trained FAN: --fan FILE (train one with facesr train-fan)",
       );
-    const { tensors, metadata } = await readSafetensors(fanFile);
     // The FAN is a frozen judge of landmarks, so any trained FAN serves any preset: a file written
     // by 'facesr train-fan' carries its own architecture; one without it must be the preset's.
-    let fanConfig = nets.FAN;
-    try {
-      const meta = JSON.parse(metadata.facesr ?? 'null') as {
-        model?: string;
-        config?: typeof nets.FAN;
-      } | null;
-      if (meta?.model === 'fan' && meta.config) fanConfig = meta.config;
-    } catch {
-      // no readable metadata: the preset's FAN
-    }
-    fan = buildModel(fanConfig) as FAN;
-    try {
-      fan.loadStateDict(tensors);
-    } catch (err) {
-      for (const t of tensors.values()) t.dispose();
-      throw new FacesrError(
-        `${fanFile}: not a FAN of this preset and no FAN architecture in its metadata: ${(err as Error).message}`,
-      );
-    }
+    fan = await loadFanFile(fanFile, nets.FAN);
     if (!o.fan) console.error(`facesr train: heatmap loss through the shipped FAN ${fanFile}`);
-    for (const t of tensors.values()) t.dispose();
   }
   if (o.device && o.device !== 'cpu') {
     for (const m of Object.values(networks)) m.to({ device: o.device });
