@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { readSafetensors } from '../dist/src/io/index.js';
-import { buildModel } from '../dist/src/models/index.js';
+import { networkFromCheckpoint } from '../dist/src/train/run.js';
 import { inferenceMode, manualSeed, randn, F, cat } from '../dist/src/tensor/index.js';
 import { DataLoader, ImageFolderDataset } from '../dist/src/data/index.js';
 
@@ -36,13 +35,7 @@ const real = await ImageFolderDataset.fromFolder(values.real);
 const lr = await first(new ImageFolderDataset(real.items.filter((_, i) => i % 50 === 0).slice(0, 8)), 16);
 const cols = [F.avgPool2d(hr, 4)];
 for (const c of ckpts) {
-  const { tensors, metadata } = await readSafetensors(c);
-  const meta = JSON.parse(metadata.facesr);
-  const df = buildModel(meta.extra.networks.DF);
-  df.loadStateDict(
-    new Map([...tensors].filter(([k]) => k.startsWith('net.DF.')).map(([k, t]) => [k.slice(7), t])),
-  );
-  df.eval();
+  const { net: df } = await networkFromCheckpoint(c, 'DF');
   manualSeed(1);
   cols.push(inferenceMode(() => df.forward(hr, randn([hr.shape[0], df.config.noiseDim]))));
 }

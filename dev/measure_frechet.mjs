@@ -15,8 +15,7 @@ import { IdentityNet } from '../dist/src/eval/identity.js';
 import { frechetRestoredVsHr, frechetLrRealism, frechetDistance } from '../dist/src/eval/frechet.js';
 import { loadHr, makeMethods, spread, imagesToTensor, tensorToImages } from '../dist/src/eval/run.js';
 import { makeDegradation } from '../dist/src/data/index.js';
-import { readSafetensors } from '../dist/src/io/index.js';
-import { buildModel } from '../dist/src/models/index.js';
+import { networkFromCheckpoint } from '../dist/src/train/run.js';
 import { inferenceMode, manualSeed, randn } from '../dist/src/tensor/index.js';
 
 const { values } = parseArgs({
@@ -55,15 +54,7 @@ if (!values['no-restored']) {
   for (const [k, v] of Object.entries(r1)) console.log(`  restored real LR (${k}) vs HR: ${fmt(v)}`);
 }
 for (const ckpt of values.df) {
-  const { tensors, metadata } = await readSafetensors(ckpt);
-  const meta = JSON.parse(metadata.facesr);
-  const df = buildModel(meta.extra.networks.DF);
-  df.loadStateDict(
-    new Map(
-      [...tensors].filter(([k]) => k.startsWith('net.DF.')).map(([k, t]) => [k.slice('net.DF.'.length), t]),
-    ),
-  );
-  df.eval();
+  const { net: df, step } = await networkFromCheckpoint(ckpt, 'DF');
   manualSeed(0);
   const x = imagesToTensor(hr);
   const z = randn([hr.length, df.config.noiseDim]);
@@ -72,7 +63,7 @@ for (const ckpt of values.df) {
   for (const t of [x, z, lr]) t.dispose();
   const name = path.basename(path.dirname(path.resolve(ckpt)));
   console.log(
-    `  synthetic LR (DF of run ${name}, step ${meta.step}) vs real LR: ${fmt(await frechetLrRealism({ net, synthetic: syn, real }))}`,
+    `  synthetic LR (DF of run ${name}, step ${step}) vs real LR: ${fmt(await frechetLrRealism({ net, synthetic: syn, real }))}`,
   );
 }
 for (const preset of ['bicubic4', 'realistic']) {

@@ -19,7 +19,7 @@ import sharp from 'sharp';
 import { readTrainConfig } from '../src/cli/train.js';
 import { TRAIN_MODES } from '../src/train/scgan.js';
 import { PRESETS, loadModel } from '../src/models/index.js';
-import { lowResolutionFolders, recalibrateBatchNorm } from '../src/train/run.js';
+import { lowResolutionFolders, recalibrateBatchNorm, networkFromCheckpoint } from '../src/train/run.js';
 import { manualSeed, noGrad, randn, tidy, zeros } from '../src/tensor/index.js';
 import { buildModel, type Restoration } from '../src/models/index.js';
 import { readSafetensors } from '../src/io/index.js';
@@ -241,6 +241,30 @@ test('loadModel refuses a training checkpoint and an unknown shipped name, clear
     /a training checkpoint, not a restoration model; use the model.safetensors beside it/,
   );
   await assert.rejects(loadModel('no-such-model'), /Unknown model 'no-such-model'/);
+});
+
+test("networkFromCheckpoint builds a run's network with the checkpoint's weights; an absent one is named", async () => {
+  const ckpt = path.join(root, 'run1', 'checkpoint.safetensors');
+  const { tensors } = await readSafetensors(ckpt);
+  const { net: df, step } = await networkFromCheckpoint(ckpt, 'DF');
+  assert.ok(step > 0);
+  assert.equal(df.training, false);
+  const sd = df.stateDict();
+  assert.ok(sd.size > 5);
+  for (const [k, t] of sd)
+    assert.deepEqual(t.toFloat32Array(), tensors.get(`net.DF.${k}`)!.toFloat32Array(), k);
+  const { net: ema } = await networkFromCheckpoint(ckpt, 'EMA');
+  assert.deepEqual(
+    [...ema.stateDict().keys()].sort(),
+    [...tensors.keys()]
+      .filter((k) => k.startsWith('net.EMA.'))
+      .map((k) => k.slice(8))
+      .sort(),
+  );
+  await assert.rejects(networkFromCheckpoint(ckpt, 'G'), /no network 'G'; it has .*DF.*R/);
+  for (const t of tensors.values()) t.dispose();
+  df.dispose();
+  ema.dispose();
 });
 
 test('mode pixel --degrade mixed trains on bicubic and realistic LR and records it in the model file', async () => {

@@ -13,6 +13,7 @@ import {
   modelsDir,
   type MethodNetworks,
   type Restoration,
+  type ModelConfig,
 } from '../models/index.js';
 import {
   ImageFolderDataset,
@@ -509,6 +510,46 @@ async function initFrom(
 }
 
 /** The EMA restoration network's weights from a training checkpoint (what ships). */
+/**
+ * One network of a training checkpoint, built from the configs the checkpoint records and loaded with
+ * its weights (keys `net.<name>.*`; 'EMA' is R's architecture), in eval mode, with the checkpoint's
+ * step. For tools that look at a run's DF, discriminators or R without training on.
+ */
+export async function networkFromCheckpoint(
+  checkpoint: string,
+  name: string,
+): Promise<{ net: Module; step: number }> {
+  const { tensors, metadata } = await readSafetensors(checkpoint);
+  try {
+    type Meta = { step?: number; extra?: { networks?: Record<string, ModelConfig> } } | null;
+    let meta: Meta;
+    try {
+      meta = JSON.parse(metadata.facesr ?? 'null') as Meta;
+    } catch {
+      meta = null;
+    }
+    const configs = meta?.extra?.networks;
+    if (!configs)
+      throw new FacesrError(`${checkpoint}: not a facesr training checkpoint (no network configs)`);
+    const cfg = configs[name === 'EMA' ? 'R' : name];
+    const prefix = `net.${name}.`;
+    const sub = new Map<string, Tensor>();
+    for (const [k, t] of tensors) if (k.startsWith(prefix)) sub.set(k.slice(prefix.length), t);
+    if (!cfg || sub.size === 0) {
+      const names = new Set(
+        [...tensors.keys()].filter((k) => k.startsWith('net.')).map((k) => k.split('.')[1]),
+      );
+      throw new ArgumentError(`${checkpoint}: no network '${name}'; it has ${[...names].join(', ')}`);
+    }
+    const net = buildModel(cfg);
+    net.loadStateDict(sub);
+    net.eval();
+    return { net, step: meta?.step ?? 0 };
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+}
+
 export async function exportRestoration(checkpoint: string): Promise<Map<string, Tensor>> {
   const { tensors } = await readSafetensors(checkpoint);
   const out = new Map<string, Tensor>();
