@@ -225,3 +225,57 @@ test('init starts from given weights: with a zero learning rate they come out un
     rmSync(b, { recursive: true, force: true });
   }
 });
+
+test('train-fan --config: merged over the preset, checked key by key, and a 32x32-heatmap FAN starts from 16x16 weights', async () => {
+  const { readFanConfig } = await import('../src/cli/trainfan.js');
+  const { loadFanFile } = await import('../src/train/fan.js');
+  const { preset } = await import('../src/models/index.js');
+  const { randn } = await import('../src/tensor/index.js');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'facesr-fan-config-'));
+  try {
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ description: 'x', pool: false, depth: 3 }));
+    assert.deepEqual(readFanConfig(file, 'cpu'), {
+      ...preset('cpu').FAN,
+      pool: false,
+      depth: 3,
+      type: 'fan',
+    });
+    // The shipped 32x32 config parses and keeps the preset's widths.
+    const shipped = readFanConfig('configs/fan-cpu-32.json', 'cpu');
+    assert.equal(shipped.width, preset('cpu').FAN.width);
+    assert.equal(shipped.pool, false);
+    for (const [body, msg] of [
+      [{ pools: false }, /--config .*c\.json: unknown key 'pools'; known: type, inputSize/],
+      [{ pool: 'no' }, /'pool' must be true or false, received "no"/],
+      [{ width: 0 }, /'width' must be a positive integer, received 0/],
+      [{ type: 'fsrnet' }, /'type' must be "fan"/],
+      [[1], /expected a JSON object/],
+    ] as const) {
+      writeFileSync(file, JSON.stringify(body));
+      assert.throws(() => readFanConfig(file, 'cpu'), msg);
+    }
+    writeFileSync(file, '{"pool": fal');
+    assert.throws(() => readFanConfig(file, 'cpu'), /--config .*c\.json: .*JSON/);
+
+    // Train a 16x16 tiny FAN one step, then a 32x32 one (pool off, same depth) from its weights.
+    const o = { ...common, data: dataRoot, holdout: 0, evaluate: false, steps: 1 };
+    await trainFan({ ...o, out: path.join(dir, 'a') });
+    const c32: FanConfig = { ...TINY, pool: false, depth: 3 };
+    await trainFan({
+      ...o,
+      out: path.join(dir, 'b'),
+      config: c32,
+      init: path.join(dir, 'a', 'fan.safetensors'),
+    });
+    const fan = await loadFanFile(path.join(dir, 'b', 'fan.safetensors'), TINY);
+    assert.equal(fan.heatmapSize, 32);
+    assert.equal(fan.config.pool, false);
+    const x = randn([2, 3, 64, 64]);
+    const hm = fan.forward(x);
+    assert.deepEqual(hm.at(-1)!.shape, [2, 68, 32, 32]);
+    for (const t of [x, ...hm]) t.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

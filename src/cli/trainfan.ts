@@ -2,7 +2,48 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { FacesrError } from '../core/errors.js';
+import { readFileSync } from 'node:fs';
 import { intOption, numOption, presetOption, deviceOption } from './args.js';
+import { preset, type FanConfig } from '../models/index.js';
+
+/** Keys a train-fan --config may set (the FAN's architecture). */
+export const FAN_CONFIG_KEYS = [
+  'type',
+  'inputSize',
+  'stacks',
+  'width',
+  'stemWidth',
+  'pool',
+  'depth',
+] as const;
+
+/** Reads a --config file: a FAN architecture as JSON, merged over the preset's FAN. */
+export function readFanConfig(file: string, presetName: 'cpu' | 'paper'): FanConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new FacesrError(`--config ${file}: ${(err as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new FacesrError(`--config ${file}: expected a JSON object like {"pool": false}`);
+  const o = raw as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    if (k === 'description') continue;
+    if (!(FAN_CONFIG_KEYS as readonly string[]).includes(k))
+      throw new FacesrError(`--config ${file}: unknown key '${k}'; known: ${FAN_CONFIG_KEYS.join(', ')}`);
+    if (k === 'type' && v !== 'fan')
+      throw new FacesrError(`--config ${file}: 'type' must be "fan", received ${JSON.stringify(v)}`);
+    if (k === 'pool' && typeof v !== 'boolean')
+      throw new FacesrError(`--config ${file}: 'pool' must be true or false, received ${JSON.stringify(v)}`);
+    if (k !== 'type' && k !== 'pool' && !(Number.isInteger(v) && (v as number) >= 1))
+      throw new FacesrError(
+        `--config ${file}: '${k}' must be a positive integer, received ${JSON.stringify(v)}`,
+      );
+  }
+  const { description: _d, ...arch } = o;
+  return { ...preset(presetName).FAN, ...(arch as Partial<FanConfig>), type: 'fan' };
+}
 
 export const TRAIN_FAN_HELP = `Usage: facesr train-fan --data DIR --out DIR [options]
 
@@ -17,6 +58,9 @@ reduced x4 then bicubic up-sampled, for the given test split and an identity-dis
   --steps N           iterations (default 20000; the cosine schedule spans them)
   --batch N           batch size (default 32)
   --preset P          cpu (default) | paper
+  --config FILE       FAN architecture as JSON over the preset's, e.g. configs/fan-cpu-32.json
+                      ({"pool": false, "depth": 3}: 32x32 heatmaps); keys: inputSize, stacks,
+                      width, stemWidth, pool, depth
   --lr0 X             Adam learning rate (default 1e-3, cosine to 1e-5)
   --holdout X         share of identities held out of training (default 0.15; 0: none)
   --seed N            seed (default 2020)
@@ -43,6 +87,7 @@ export async function trainFanCommand(args: string[]): Promise<number> {
       steps: { type: 'string' },
       batch: { type: 'string' },
       preset: { type: 'string' },
+      config: { type: 'string' },
       lr0: { type: 'string' },
       holdout: { type: 'string' },
       seed: { type: 'string' },
@@ -73,6 +118,7 @@ export async function trainFanCommand(args: string[]): Promise<number> {
   }
   if (!values.out) throw new FacesrError('Missing --out DIR (the run folder)');
   const presetName = presetOption(values.preset);
+  const config = values.config === undefined ? undefined : readFanConfig(values.config, presetName);
   const device = deviceOption(values.device);
   const { trainFan } = await import('../train/fan.js');
   const r = await trainFan({
@@ -81,6 +127,7 @@ export async function trainFanCommand(args: string[]): Promise<number> {
     steps: intOption(values.steps, '--steps', 20000),
     batchSize: intOption(values.batch, '--batch', 32),
     preset: presetName,
+    config,
     lr0: numOption(values.lr0, '--lr0', 1e-3),
     holdout: numOption(values.holdout, '--holdout', 0.15, 0.9),
     seed: values.seed === undefined ? 2020 : intOption(values.seed, '--seed', 2020),
