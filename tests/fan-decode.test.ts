@@ -5,7 +5,7 @@ import { landmarkHeatmaps, decodeHeatmaps } from '../src/models/fan.js';
 import { fromTypedArray, zeros } from '../src/tensor/index.js';
 
 const STRIDE = 4;
-const SIZE = 16; // 16x16 heatmaps of a 64x64 face, the cpu preset's FAN
+const SIZE = 16; // 16x16 heatmaps of a 64x64 face (configs/fan-cpu-16.json), where the read-outs differ most
 
 /** Points in input pixels (x, y) of one face. */
 function heatmapsOf(points: number[][]) {

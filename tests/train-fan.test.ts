@@ -241,10 +241,11 @@ test('train-fan --config: merged over the preset, checked key by key, and a 32x3
       depth: 3,
       type: 'fan',
     });
-    // The shipped 32x32 config parses and keeps the preset's widths.
-    const shipped = readFanConfig('configs/fan-cpu-32.json', 'cpu');
-    assert.equal(shipped.width, preset('cpu').FAN.width);
-    assert.equal(shipped.pool, false);
+    // The 16x16 config parses and keeps the preset's widths; the preset itself has 32x32 heatmaps.
+    const c16 = readFanConfig('configs/fan-cpu-16.json', 'cpu');
+    assert.equal(c16.width, preset('cpu').FAN.width);
+    assert.equal(c16.pool, true);
+    assert.equal(preset('cpu').FAN.pool, false);
     for (const [body, msg] of [
       [{ pools: false }, /--config .*c\.json: unknown key 'pools'; known: type, inputSize/],
       [{ pool: 'no' }, /'pool' must be true or false, received "no"/],

@@ -58,9 +58,9 @@ reduced x4 then bicubic up-sampled, for the given test split and an identity-dis
   --steps N           iterations (default 20000; the cosine schedule spans them)
   --batch N           batch size (default 32)
   --preset P          cpu (default) | paper
-  --config FILE       FAN architecture as JSON over the preset's, e.g. configs/fan-cpu-32.json
-                      ({"pool": false, "depth": 3}: 32x32 heatmaps); keys: inputSize, stacks,
-                      width, stemWidth, pool, depth
+  --config FILE       FAN architecture as JSON over the preset's, e.g. configs/fan-cpu-16.json
+                      ({"pool": true}: 16x16 heatmaps, a quarter of the cpu preset's hourglass
+                      compute); keys: inputSize, stacks, width, stemWidth, pool, depth
   --lr0 X             Adam learning rate (default 1e-3, cosine to 1e-5)
   --holdout X         share of identities held out of training (default 0.15; 0: none)
   --seed N            seed (default 2020)
@@ -76,7 +76,7 @@ reduced x4 then bicubic up-sampled, for the given test split and an identity-dis
 
 NMEs are given for two decodings of the heatmaps: the argmax plus a quarter-cell shift
 (method.md, FAN's) and 'taylor' (DARK's Newton step on the log-heatmap, exact for a Gaussian peak;
-at 16x16 heatmaps it is the more precise).`;
+the more precise, most of all at 16x16 heatmaps).`;
 
 export async function trainFanCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -60,7 +60,10 @@ export const CPU: MethodNetworks = {
   DB: { type: 'degradation', blocks: [16, 16, 24, 24, 32, 32, 64, 64, 16, 16, 4, 4], headWidth: 8, inputSkip: true },
   DL: { type: 'discriminator', inputSize: 16, blocks: [16, 16, 32, 32, 64, 64], hidden: 64 },
   DH: { type: 'discriminator', inputSize: 64, blocks: [16, 16, 32, 32, 64, 64], hidden: 64 },
-  FAN: { type: 'fan', inputSize: 64, stacks: 2, width: 64, stemWidth: 16, pool: true },
+  // 32x32 heatmaps (no pool after the stem), hourglass depth 3: method.md's quarter-cell read-out
+  // moves half an input pixel; the 16x16 variant (pool: true, configs/fan-cpu-16.json) has the same
+  // weights' shapes and is the first stage of the shipped FAN (docs/training.md).
+  FAN: { type: 'fan', inputSize: 64, stacks: 2, width: 64, stemWidth: 16, pool: false, depth: 3 },
 };
 
 export const PRESETS: Record<string, MethodNetworks> = { paper: PAPER, cpu: CPU };
