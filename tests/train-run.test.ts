@@ -405,3 +405,35 @@ test('recalibrateBatchNorm: the running statistics come from the inputs, so eval
     r.dispose();
   }
 });
+
+test('--holdout-seed pins the hold-out across training seeds; by default the split follows --seed', async () => {
+  const base = (out: string, extra: string[]) =>
+    run(
+      'train',
+      '--config',
+      path.join(root, 'tiny.json'),
+      '--steps',
+      '1',
+      '--hr',
+      path.join(root, 'hr'),
+      '--lr',
+      path.join(root, 'lr'),
+      '--out',
+      path.join(root, out),
+      ...extra,
+    );
+  const held = (out: string) => readFileSync(path.join(root, out, 'holdout.txt'), 'utf8');
+  for (const [out, extra] of [
+    ['hs-a', ['--seed', '11', '--holdout-seed', '5']],
+    ['hs-b', ['--seed', '12', '--holdout-seed', '5']],
+    ['hs-c', ['--seed', '5']],
+  ] as const) {
+    const r = base(out, [...extra]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+  assert.equal(held('hs-a'), held('hs-b'));
+  assert.equal(held('hs-a'), held('hs-c'));
+  const bad = base('hs-d', ['--holdout-seed', 'x']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /Expected positive integer for --holdout-seed but received 'x'/);
+});

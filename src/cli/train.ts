@@ -24,6 +24,8 @@ discriminators, and (mode full) a frozen face alignment network's heatmap loss.
   --batch N           batch size (default 16)
   --lr0 X             Adam learning rate (default 1e-4)
   --seed N            seed (default 2020)
+  --holdout-seed N    seed of the identity hold-out split (default: --seed); pin it when runs of
+                      different seeds, or --init from another run, must keep the same test faces
   --threads N         libtorch threads
   --device D          cpu (default) | cuda | cuda:N
   --workers N         data loader threads (default 1)
@@ -64,6 +66,7 @@ const CONFIG_KEYS = [
   'emaDecay',
   'seed',
   'holdout',
+  'holdoutSeed',
   'sampleEvery',
   'checkpointEvery',
   'degrade',
@@ -152,6 +155,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       'checkpoint-every': { type: 'string' },
       resume: { type: 'boolean' },
       holdout: { type: 'string' },
+      'holdout-seed': { type: 'string' },
       init: { type: 'string' },
       config: { type: 'string' },
       degrade: { type: 'string' },
@@ -176,6 +180,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   values['lambda-hm'] = pick(values['lambda-hm'], 'lambdaHm');
   values.seed = pick(values.seed, 'seed');
   values.holdout = pick(values.holdout, 'holdout');
+  values['holdout-seed'] = pick(values['holdout-seed'], 'holdoutSeed');
   values['sample-every'] = pick(values['sample-every'], 'sampleEvery');
   values['checkpoint-every'] = pick(values['checkpoint-every'], 'checkpointEvery');
   values.degrade = pick(values.degrade, 'degrade');
@@ -233,6 +238,9 @@ export async function trainCommand(args: string[]): Promise<number> {
     checkpointEvery: intOption(values['checkpoint-every'], '--checkpoint-every', 1000),
     resume: values.resume ?? false,
     holdout: numOption(values.holdout, '--holdout', 0.1),
+    ...(values['holdout-seed'] !== undefined
+      ? { holdoutSeed: intOption(values['holdout-seed'], '--holdout-seed', 2020) }
+      : {}),
     init: values.init,
     pixelDegrade: pixelDegrade as 'bicubic4',
     warmupDegraders:

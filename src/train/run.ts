@@ -73,6 +73,8 @@ export interface TrainOptions {
    * for evaluation. Identities: CelebA-style `<identity>_<image>` names, otherwise one per file.
    */
   holdout?: number;
+  /** Seed of the hold-out split (default: seed), so that runs of other seeds can keep the same test faces. */
+  holdoutSeed?: number;
   /** Start every network (and the EMA) from another run's checkpoint; optimizers start fresh. */
   init?: string;
   /**
@@ -156,7 +158,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (holdout > 0) {
     const [kept, held] = splitByIdentity(allHr.items, {
       fractions: [1 - holdout, holdout],
-      seed,
+      seed: o.holdoutSeed ?? seed,
       identity: (it) => hrIdentity(it.file),
     });
     hrSet = new ImageFolderDataset(kept!);
@@ -283,6 +285,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         batchSize: bs,
         seed,
         holdout,
+        holdoutSeed: o.holdoutSeed ?? seed,
         init: o.init ?? null,
         warmupDegraders: warmup,
         ...(o.mode === 'pixel' ? { pixelDegrade: o.pixelDegrade ?? 'bicubic4' } : {}),
